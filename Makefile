@@ -1,0 +1,54 @@
+# gpt: GPT-2 inference inside PostgreSQL and SQLite.
+#
+#   make            build the core library, the CLI, the SQLite module and the
+#                   PostgreSQL extension
+#   make test       install missing Debian packages, build, run every test
+#                   (core, SQLite, PostgreSQL on a throwaway cluster)
+#   make demo       the quick start: a continuation and next-token
+#                   probabilities from SQLite and from PostgreSQL
+#   make bench      benchmarks
+#   make install    install the SQLite module, the PostgreSQL extension and
+#                   the default model
+#
+# SANITIZE=1 builds the core, CLI and SQLite module with ASan + UBSan.
+
+BUILD   ?= build
+CC      ?= cc
+PYTHON  ?= /usr/bin/python3
+PG_CONFIG ?= pg_config
+
+CFLAGS_BASE = -std=c11 -D_GNU_SOURCE -O2 -g -fPIC -Wall -Wextra -Wshadow \
+              -Wno-unused-parameter -Wvla -fvisibility=hidden
+ifeq ($(SANITIZE),1)
+  CFLAGS_BASE += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
+                 -fno-sanitize-recover=undefined
+  LDFLAGS_SAN  = -fsanitize=address,undefined
+  BUILD := build-san
+endif
+CFLAGS  ?=
+ALL_CFLAGS = $(CFLAGS_BASE) $(CFLAGS) -Icore
+LDLIBS_CORE = -lopenblas -lpthread -lm
+
+.PHONY: all core cli sqlite pg test test-core test-sqlite test-pg deps \
+        test-models demo bench install clean
+
+all: core cli sqlite pg
+
+include core/core.mk
+-include sqlite_ext/sqlite.mk
+-include pg_ext/pg.mk
+-include tests/tests.mk
+-include models/models.mk
+
+deps:
+	@sh tools/install-deps.sh
+
+test: deps
+	$(MAKE) all
+	$(MAKE) test-core
+	$(MAKE) test-sqlite
+	$(MAKE) test-pg
+
+clean:
+	rm -rf build build-san
+	-$(MAKE) -C pg_ext clean
