@@ -1,0 +1,881 @@
+/*
+ * tokenizer.c - GPT-2 byte-level BPE (tiktoken "gpt2" encode_ordinary).
+ *
+ * Build: token strings are turned into raw bytes (GPT-2 stores them in its
+ * byte-to-unicode alphabet) and indexed by a hash table; the merges give each
+ * merge result a rank (its merge index).  Like tiktoken, any two adjacent
+ * parts whose concatenation is a ranked token may merge, at that token's
+ * rank, so every split of every ranked token into two mergeable tokens goes
+ * into a (left id, right id) -> (rank, result) hash table.
+ *
+ * Encode: a hand-written matcher for GPT-2's pre-tokenizer regex cuts the
+ * text into pieces; a piece that is itself a token is emitted as is (as
+ * tiktoken does), others are merged lowest rank first, ties leftmost: an
+ * O(n^2) array loop for short pieces, a heap over a linked list (O(n log n))
+ * for long ones, so adversarial inputs stay fast.
+ */
+#include <string.h>
+
+#include "internal.h"
+#include "tokenizer.h"
+#include "unicode_tables.h"
+#include "utf8.h"
+
+#define NO_RANK UINT32_MAX
+#define RANK_BYTE (UINT32_MAX - 1) /* the single-byte token of a byte */
+#define SMALL_PIECE 48             /* bytes; longer pieces use the heap */
+#define PAIR_EMPTY UINT64_MAX
+
+typedef struct tok_slot {
+    uint32_t hash;
+    int32_t id; /* -1: empty */
+} tok_slot;
+
+typedef struct pair_slot {
+    uint64_t key; /* left id << 32 | right id; PAIR_EMPTY: empty */
+    uint32_t rank;
+    int32_t result;
+} pair_slot;
+
+struct gpt_tokenizer {
+    uint32_t n_tokens;
+    unsigned char *arena; /* raw bytes of every token, back to back */
+    size_t *off;          /* [n_tokens + 1]: token i is arena[off[i]..off[i+1]) */
+    uint32_t *rank;       /* [n_tokens]: merge rank, RANK_BYTE or NO_RANK */
+    size_t max_ranked_len; /* longest ranked token, bytes */
+    tok_slot *tok_tab;
+    uint32_t tok_mask;
+    pair_slot *pair_tab;
+    uint64_t pair_mask;
+    int32_t byte_id[256];
+};
+
+/* ------------------------------------------------------------ hashing */
+
+static uint32_t
+hash_bytes(const unsigned char *p, size_t n)
+{
+    uint64_t h = UINT64_C(0x9E3779B97F4A7C15) ^ (uint64_t)n;
+    uint64_t w;
+
+    while (n >= 8) {
+        memcpy(&w, p, 8);
+        h = (h ^ w) * UINT64_C(0xFF51AFD7ED558CCD);
+        h ^= h >> 32;
+        p += 8;
+        n -= 8;
+    }
+    if (n) {
+        w = 0;
+        memcpy(&w, p, n);
+        h = (h ^ w) * UINT64_C(0xC4CEB9FE1A85EC53);
+    }
+    h ^= h >> 33;
+    h *= UINT64_C(0xFF51AFD7ED558CCD);
+    h ^= h >> 29;
+    return (uint32_t)h;
+}
+
+static inline uint64_t
+hash_pair(uint64_t key)
+{
+    key *= UINT64_C(0x9E3779B97F4A7C15);
+    return key ^ (key >> 31);
+}
+
+static int32_t
+tok_find(const gpt_tokenizer *t, const unsigned char *p, size_t n,
+         uint32_t h)
+{
+    uint32_t i = h & t->tok_mask;
+
+    for (;; i = (i + 1) & t->tok_mask) {
+        const tok_slot *s = &t->tok_tab[i];
+        if (s->id < 0)
+            return -1;
+        if (s->hash == h) {
+            size_t a = t->off[s->id], len = t->off[s->id + 1] - a;
+            if (len == n && memcmp(t->arena + a, p, n) == 0)
+                return s->id;
+        }
+    }
+}
+
+/* Rank of merging left and right (result in *result), or NO_RANK. */
+static inline uint32_t
+pair_rank(const gpt_tokenizer *t, int32_t left, int32_t right,
+          int32_t *result)
+{
+    uint64_t key = (uint64_t)(uint32_t)left << 32 | (uint32_t)right;
+    uint64_t i = hash_pair(key) & t->pair_mask;
+
+    for (;; i = (i + 1) & t->pair_mask) {
+        const pair_slot *s = &t->pair_tab[i];
+        if (s->key == key) {
+            *result = s->result;
+            return s->rank;
+        }
+        if (s->key == PAIR_EMPTY)
+            return NO_RANK;
+    }
+}
+
+/* --------------------------------------------------------- building */
+
+/* GPT-2's bytes_to_unicode(): printable bytes map to themselves, the 68
+ * others to U+0100.. in byte order.  Fills the inverse: code point -> byte,
+ * -1 outside the alphabet. */
+#define ALPHABET_END 0x144
+static void
+unicode_to_byte_table(int16_t inv[ALPHABET_END])
+{
+    int b, n = 0;
+
+    for (b = 0; b < ALPHABET_END; b++)
+        inv[b] = -1;
+    for (b = 0; b < 256; b++) {
+        int printable = (b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) ||
+                        (b >= 0xAE && b <= 0xFF);
+        inv[printable ? b : 0x100 + n++] = (int16_t)b;
+    }
+}
+
+/* Converts a token string to raw bytes in out (capacity n).  Returns 0, or
+ * -1 with *bad the offset of invalid UTF-8. */
+static int
+to_raw(const int16_t *inv, const unsigned char *s, size_t n,
+       unsigned char *out, size_t *out_n, size_t *bad)
+{
+    size_t i = 0, o = 0, adv;
+
+    *bad = gpt_utf8_valid_prefix((const char *)s, n);
+    if (*bad != n)
+        return -1;
+    while (i < n) {
+        uint32_t cp = gpt_utf8_decode_valid(s + i, &adv);
+        if (cp >= ALPHABET_END || inv[cp] < 0) {
+            /* not GPT-2's alphabet: a special token, kept as UTF-8 */
+            memcpy(out, s, n);
+            *out_n = n;
+            return 0;
+        }
+        out[o++] = (unsigned char)inv[cp];
+        i += adv;
+    }
+    *out_n = o;
+    return 0;
+}
+
+static uint64_t
+pow2_at_least(uint64_t n)
+{
+    uint64_t p = 16;
+    while (p < n)
+        p <<= 1;
+    return p;
+}
+
+static void
+pair_insert(gpt_tokenizer *t, int32_t left, int32_t right, uint32_t rank,
+            int32_t result)
+{
+    uint64_t key = (uint64_t)(uint32_t)left << 32 | (uint32_t)right;
+    uint64_t i = hash_pair(key) & t->pair_mask;
+
+    for (;; i = (i + 1) & t->pair_mask) {
+        pair_slot *s = &t->pair_tab[i];
+        if (s->key == PAIR_EMPTY) {
+            s->key = key;
+            s->rank = rank;
+            s->result = result;
+            return;
+        }
+        if (s->key == key) /* cannot happen: one string per pair */
+            return;
+    }
+}
+
+static int
+is_ranked(const gpt_tokenizer *t, int32_t id)
+{
+    return id >= 0 && t->rank[id] != NO_RANK;
+}
+
+/* Walks every split of every merge-ranked token into two ranked tokens;
+ * counts them, or inserts them when insert is set. */
+static uint64_t
+for_each_pair(gpt_tokenizer *t, int insert)
+{
+    uint64_t count = 0;
+    uint32_t id;
+
+    for (id = 0; id < t->n_tokens; id++) {
+        const unsigned char *p = t->arena + t->off[id];
+        size_t n = t->off[id + 1] - t->off[id], k;
+        if (t->rank[id] == NO_RANK || t->rank[id] == RANK_BYTE)
+            continue;
+        for (k = 1; k < n; k++) {
+            int32_t l = tok_find(t, p, k, hash_bytes(p, k));
+            int32_t r;
+            if (!is_ranked(t, l))
+                continue;
+            r = tok_find(t, p + k, n - k, hash_bytes(p + k, n - k));
+            if (!is_ranked(t, r))
+                continue;
+            count++;
+            if (insert)
+                pair_insert(t, l, r, t->rank[id], (int32_t)id);
+        }
+    }
+    return count;
+}
+
+static gpt_status
+corrupt(gpt_error *err, const char *fmt, uint32_t index, const char *what)
+{
+    return gpt_set_error(err, GPT_ERR_CORRUPT_MODEL, fmt, index, what);
+}
+
+/* Parses merge i ("A B") into the ids of A, B and of A+B. */
+static gpt_status
+parse_merge(gpt_tokenizer *t, const int16_t *inv, const unsigned char *m,
+            size_t n, uint32_t i, unsigned char *buf, int32_t *result,
+            gpt_error *err)
+{
+    size_t sp = n, k, la, lb, bad;
+    int32_t a, b;
+
+    for (k = 0; k < n; k++) {
+        if (m[k] == ' ') {
+            if (sp != n)
+                return corrupt(err, "tokenizer merge %u: %s", i,
+                               "more than one space (expected \"A B\")");
+            sp = k;
+        }
+    }
+    if (sp == n || sp == 0 || sp == n - 1)
+        return corrupt(err, "tokenizer merge %u: %s", i,
+                       "expected two non-empty parts separated by one space");
+    if (to_raw(inv, m, sp, buf, &la, &bad) != 0 ||
+        to_raw(inv, m + sp + 1, n - sp - 1, buf + sp, &lb, &bad) != 0)
+        return corrupt(err, "tokenizer merge %u: %s", i, "invalid UTF-8");
+    /* buf = raw A, then raw B right after it */
+    memmove(buf + la, buf + sp, lb);
+    a = tok_find(t, buf, la, hash_bytes(buf, la));
+    if (a < 0)
+        return corrupt(err, "tokenizer merge %u: %s", i,
+                       "its left part is not in the vocabulary");
+    b = tok_find(t, buf + la, lb, hash_bytes(buf + la, lb));
+    if (b < 0)
+        return corrupt(err, "tokenizer merge %u: %s", i,
+                       "its right part is not in the vocabulary");
+    *result = tok_find(t, buf, la + lb, hash_bytes(buf, la + lb));
+    if (*result < 0)
+        return corrupt(err, "tokenizer merge %u: %s", i,
+                       "the merged token is not in the vocabulary");
+    return GPT_OK;
+}
+
+gpt_status
+gpt_tokenizer_new(const char *const *tokens, const uint32_t *token_lens,
+                  uint32_t n_tokens, const char *const *merges,
+                  const uint32_t *merge_lens, uint32_t n_merges,
+                  gpt_tokenizer **out, gpt_error *err)
+{
+    gpt_tokenizer *t = NULL;
+    int16_t inv[ALPHABET_END];
+    unsigned char *buf = NULL;
+    size_t total = 0, max_merge = 0;
+    uint64_t n_pairs;
+    uint32_t i;
+    gpt_status st;
+
+    if (!out)
+        return gpt_set_error(err, GPT_ERR_INVALID_ARGUMENT,
+                             "gpt_tokenizer_new: out is NULL");
+    *out = NULL;
+    if (n_tokens == 0 || n_tokens > INT32_MAX)
+        return gpt_set_error(err, GPT_ERR_CORRUPT_MODEL,
+                             "tokenizer: bad vocabulary size %u", n_tokens);
+    if (!tokens || !token_lens || (n_merges && (!merges || !merge_lens)))
+        return gpt_set_error(err, GPT_ERR_INVALID_ARGUMENT,
+                             "gpt_tokenizer_new: NULL token or merge list");
+    unicode_to_byte_table(inv);
+    for (i = 0; i < n_tokens; i++) {
+        if (!tokens[i] && token_lens[i])
+            return corrupt(err, "tokenizer token %u: %s", i, "NULL string");
+        total += token_lens[i];
+    }
+
+    t = gpt_calloc(1, sizeof *t);
+    if (!t)
+        goto nomem;
+    t->n_tokens = n_tokens;
+    t->arena = gpt_malloc(total);
+    t->off = gpt_malloc((n_tokens + (size_t)1) * sizeof *t->off);
+    t->rank = gpt_malloc(n_tokens * sizeof *t->rank);
+    t->tok_mask = (uint32_t)pow2_at_least(2 * (uint64_t)n_tokens) - 1;
+    t->tok_tab = gpt_malloc(((size_t)t->tok_mask + 1) * sizeof *t->tok_tab);
+    if (!t->arena || !t->off || !t->rank || !t->tok_tab)
+        goto nomem;
+    memset(t->tok_tab, 0xFF, ((size_t)t->tok_mask + 1) * sizeof *t->tok_tab);
+
+    /* tokens -> raw bytes, hash table (lowest id wins on duplicates) */
+    t->off[0] = 0;
+    for (i = 0; i < n_tokens; i++) {
+        const unsigned char *s = (const unsigned char *)tokens[i];
+        unsigned char *dst = t->arena + t->off[i];
+        size_t n, bad;
+        uint32_t h, slot;
+        if (to_raw(inv, s, token_lens[i], dst, &n, &bad) != 0) {
+            st = gpt_set_error(err, GPT_ERR_CORRUPT_MODEL,
+                               "tokenizer token %u: invalid UTF-8 at byte %zu",
+                               i, bad);
+            goto fail;
+        }
+        t->off[i + 1] = t->off[i] + n;
+        t->rank[i] = NO_RANK;
+        h = hash_bytes(dst, n);
+        if (tok_find(t, dst, n, h) >= 0)
+            continue;
+        for (slot = h & t->tok_mask; t->tok_tab[slot].id >= 0;
+             slot = (slot + 1) & t->tok_mask)
+            ;
+        t->tok_tab[slot].hash = h;
+        t->tok_tab[slot].id = (int32_t)i;
+    }
+    for (i = 0; i < 256; i++) {
+        unsigned char b = (unsigned char)i;
+        int32_t id = tok_find(t, &b, 1, hash_bytes(&b, 1));
+        if (id < 0) {
+            st = gpt_set_error(err, GPT_ERR_CORRUPT_MODEL,
+                               "tokenizer: no token for byte 0x%02X (a "
+                               "byte-level BPE vocabulary has all 256)", i);
+            goto fail;
+        }
+        t->byte_id[i] = id;
+        t->rank[id] = RANK_BYTE;
+    }
+    t->max_ranked_len = 1;
+
+    /* merges: rank of each merge result (its first merge wins) */
+    for (i = 0; i < n_merges; i++) {
+        if (!merges[i] && merge_lens[i]) {
+            st = corrupt(err, "tokenizer merge %u: %s", i, "NULL string");
+            goto fail;
+        }
+        if (merge_lens[i] > max_merge)
+            max_merge = merge_lens[i];
+    }
+    buf = gpt_malloc(max_merge + 1);
+    if (!buf)
+        goto nomem;
+    for (i = 0; i < n_merges; i++) {
+        int32_t r = -1;
+        size_t len;
+        st = parse_merge(t, inv, (const unsigned char *)merges[i],
+                         merge_lens[i], i, buf, &r, err);
+        if (st != GPT_OK)
+            goto fail;
+        if (t->rank[r] == NO_RANK) {
+            t->rank[r] = i;
+            len = t->off[r + 1] - t->off[r];
+            if (len > t->max_ranked_len)
+                t->max_ranked_len = len;
+        }
+    }
+    gpt_free(buf);
+    buf = NULL;
+
+    /* pair table, load factor <= 2/3 */
+    n_pairs = for_each_pair(t, 0);
+    t->pair_mask = pow2_at_least(n_pairs + n_pairs / 2 + 1) - 1;
+    t->pair_tab = gpt_malloc((size_t)(t->pair_mask + 1) * sizeof *t->pair_tab);
+    if (!t->pair_tab)
+        goto nomem;
+    for (uint64_t k = 0; k <= t->pair_mask; k++)
+        t->pair_tab[k].key = PAIR_EMPTY;
+    for_each_pair(t, 1);
+
+    *out = t;
+    return GPT_OK;
+
+nomem:
+    st = gpt_set_error(err, GPT_ERR_NOMEM,
+                       "out of memory building the tokenizer (%u tokens)",
+                       n_tokens);
+fail:
+    gpt_free(buf);
+    gpt_tokenizer_free(t);
+    return st;
+}
+
+void
+gpt_tokenizer_free(gpt_tokenizer *t)
+{
+    if (!t)
+        return;
+    gpt_free(t->arena);
+    gpt_free(t->off);
+    gpt_free(t->rank);
+    gpt_free(t->tok_tab);
+    gpt_free(t->pair_tab);
+    gpt_free(t);
+}
+
+uint32_t
+gpt_tokenizer_size(const gpt_tokenizer *t)
+{
+    return t ? t->n_tokens : 0;
+}
+
+const char *
+gpt_tokenizer_token_bytes(const gpt_tokenizer *t, int32_t id, size_t *len)
+{
+    if (!t || id < 0 || (uint32_t)id >= t->n_tokens) {
+        if (len)
+            *len = 0;
+        return NULL;
+    }
+    if (len)
+        *len = t->off[id + 1] - t->off[id];
+    return (const char *)t->arena + t->off[id];
+}
+
+int32_t
+gpt_tokenizer_lookup(const gpt_tokenizer *t, const char *bytes, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)bytes;
+    if (!t || (!bytes && len))
+        return -1;
+    return tok_find(t, p, len, hash_bytes(p, len));
+}
+
+/* ------------------------------------------------- pre-tokenization */
+
+static inline int
+uc_class(uint32_t cp)
+{
+    size_t lo = 0, hi = GPT_UC_N_RANGES;
+
+    if (cp < 256)
+        return gpt_uc_latin1[cp];
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (cp > gpt_uc_ranges[mid].hi)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < GPT_UC_N_RANGES && cp >= gpt_uc_ranges[lo].lo)
+        return gpt_uc_ranges[lo].cls;
+    return GPT_UC_OTHER;
+}
+
+/* Class of the (valid) character at s[0]; *adv gets its length. */
+static inline int
+class_at(const unsigned char *s, size_t *adv)
+{
+    if (s[0] < 0x80) {
+        *adv = 1;
+        return gpt_uc_latin1[s[0]];
+    }
+    return uc_class(gpt_utf8_decode_valid(s, adv));
+}
+
+/*
+ * End of the piece that starts at s[i] (i < len), by GPT-2's regex
+ *   's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
+ * tried left to right.  The class runs are greedy and nothing follows them,
+ * so no backtracking is needed except for the whitespace lookahead.
+ */
+static size_t
+piece_end(const unsigned char *s, size_t len, size_t i)
+{
+    size_t adv, j, last;
+    int cls = class_at(s + i, &adv);
+
+    if (s[i] == '\'' && i + 1 < len) {
+        unsigned char a = s[i + 1];
+        if (a == 's' || a == 't' || a == 'm' || a == 'd')
+            return i + 2;
+        if (i + 2 < len) {
+            unsigned char b = s[i + 2];
+            if ((a == 'r' && b == 'e') || (a == 'v' && b == 'e') ||
+                (a == 'l' && b == 'l'))
+                return i + 3;
+        }
+    }
+    j = i + adv;
+    if (s[i] == ' ' && j < len) {
+        /* " ?X+": a space joins a following run of letters, numbers or
+         * other characters (anything but whitespace) */
+        int next = class_at(s + j, &adv);
+        if (next != GPT_UC_SPACE) {
+            cls = next;
+            j += adv;
+        }
+    }
+    if (cls != GPT_UC_SPACE) {
+        while (j < len && class_at(s + j, &adv) == cls)
+            j += adv;
+        return j;
+    }
+    /* whitespace run s[i..j) */
+    last = i;
+    while (j < len && class_at(s + j, &adv) == GPT_UC_SPACE) {
+        last = j;
+        j += adv;
+    }
+    if (j == len)
+        return j; /* at the end the whole run is one piece */
+    /* \s+(?!\S) leaves the run's last character for the next piece (a
+     * space there joins what follows); a single character falls to \s+ */
+    return last > i ? last : j;
+}
+
+/* ------------------------------------------------------------- BPE */
+
+typedef struct enc {
+    const gpt_tokenizer *t;
+    int32_t *ids;
+    size_t n, cap;
+    void *scratch; /* for long pieces */
+    size_t scratch_cap;
+} enc;
+
+static int
+reserve(enc *e, size_t more)
+{
+    size_t cap;
+    int32_t *p;
+
+    if (e->cap - e->n >= more)
+        return 0;
+    cap = e->cap ? e->cap : 256;
+    while (cap - e->n < more)
+        cap *= 2;
+    p = gpt_realloc(e->ids, cap * sizeof *p);
+    if (!p)
+        return -1;
+    e->ids = p;
+    e->cap = cap;
+    return 0;
+}
+
+/* Short piece: parts in an array, each step finds the lowest pair rank. */
+static void
+bpe_small(enc *e, const unsigned char *p, size_t n)
+{
+    const gpt_tokenizer *t = e->t;
+    int32_t ids[SMALL_PIECE], res[SMALL_PIECE];
+    uint32_t rk[SMALL_PIECE];
+    size_t i, m = n;
+
+    for (i = 0; i < n; i++)
+        ids[i] = t->byte_id[p[i]];
+    for (i = 0; i + 1 < n; i++)
+        rk[i] = pair_rank(t, ids[i], ids[i + 1], &res[i]);
+    while (m > 1) {
+        uint32_t best = NO_RANK;
+        size_t b = 0;
+        for (i = 0; i + 1 < m; i++) {
+            if (rk[i] < best) { /* strict: the leftmost of equal ranks */
+                best = rk[i];
+                b = i;
+            }
+        }
+        if (best == NO_RANK)
+            break;
+        /* parts b and b+1 become one; pair b+1 disappears */
+        ids[b] = res[b];
+        memmove(ids + b + 1, ids + b + 2, (m - b - 2) * sizeof *ids);
+        if (b + 2 < m - 1) {
+            memmove(rk + b + 1, rk + b + 2, (m - b - 3) * sizeof *rk);
+            memmove(res + b + 1, res + b + 2, (m - b - 3) * sizeof *res);
+        }
+        m--;
+        if (b > 0)
+            rk[b - 1] = pair_rank(t, ids[b - 1], ids[b], &res[b - 1]);
+        if (b + 1 < m)
+            rk[b] = pair_rank(t, ids[b], ids[b + 1], &res[b]);
+    }
+    memcpy(e->ids + e->n, ids, m * sizeof *ids);
+    e->n += m;
+}
+
+/* Min-heap of (rank << 32 | position) keys. */
+static void
+heap_push(uint64_t *h, size_t *n, uint64_t key)
+{
+    size_t i = (*n)++;
+    while (i > 0) {
+        size_t parent = (i - 1) / 2;
+        if (h[parent] <= key)
+            break;
+        h[i] = h[parent];
+        i = parent;
+    }
+    h[i] = key;
+}
+
+static uint64_t
+heap_pop(uint64_t *h, size_t *n)
+{
+    uint64_t top = h[0], key = h[--(*n)];
+    size_t i = 0, m = *n;
+
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= m)
+            break;
+        if (c + 1 < m && h[c + 1] < h[c])
+            c++;
+        if (key <= h[c])
+            break;
+        h[i] = h[c];
+        i = c;
+    }
+    if (m)
+        h[i] = key;
+    return top;
+}
+
+/*
+ * Long piece: parts form a linked list over byte positions; each live pair
+ * (rank r, left position i) has a heap entry r << 32 | i, so popping gives
+ * the lowest rank, leftmost first, as the array loop does.  Entries made
+ * stale by a merge are skipped: rk[i] always holds the current rank of the
+ * pair starting at i.  O(n log n).
+ */
+static int
+bpe_long(enc *e, const unsigned char *p, size_t n)
+{
+    const gpt_tokenizer *t = e->t;
+    /* per byte: ids, nxt, prv, res (int32), rk (uint32); heap up to 3n */
+    size_t need = n * (5 * sizeof(int32_t) + 3 * sizeof(uint64_t));
+    int32_t *ids, *nxt, *prv, *res;
+    uint32_t *rk;
+    uint64_t *heap;
+    size_t hn = 0, i;
+    int32_t k;
+
+    if (e->scratch_cap < need) {
+        gpt_free(e->scratch);
+        e->scratch = gpt_malloc(need);
+        e->scratch_cap = e->scratch ? need : 0;
+        if (!e->scratch)
+            return -1;
+    }
+    heap = e->scratch;
+    ids = (int32_t *)(heap + 3 * n);
+    nxt = ids + n;
+    prv = nxt + n;
+    res = prv + n;
+    rk = (uint32_t *)(res + n);
+
+    for (i = 0; i < n; i++) {
+        ids[i] = t->byte_id[p[i]];
+        nxt[i] = i + 1 < n ? (int32_t)(i + 1) : -1;
+        prv[i] = (int32_t)i - 1;
+    }
+    rk[n - 1] = NO_RANK;
+    for (i = 0; i + 1 < n; i++) {
+        rk[i] = pair_rank(t, ids[i], ids[i + 1], &res[i]);
+        if (rk[i] != NO_RANK)
+            heap_push(heap, &hn, (uint64_t)rk[i] << 32 | i);
+    }
+    while (hn) {
+        uint64_t key = heap_pop(heap, &hn);
+        uint32_t r = (uint32_t)(key >> 32);
+        int32_t a = (int32_t)(uint32_t)key, b, c;
+        if (ids[a] < 0 || rk[a] != r)
+            continue; /* stale */
+        b = nxt[a];
+        ids[a] = res[a];
+        ids[b] = -1;
+        rk[b] = NO_RANK;
+        c = nxt[b];
+        nxt[a] = c;
+        if (c >= 0) {
+            prv[c] = a;
+            rk[a] = pair_rank(t, ids[a], ids[c], &res[a]);
+            if (rk[a] != NO_RANK)
+                heap_push(heap, &hn, (uint64_t)rk[a] << 32 | (uint32_t)a);
+        } else {
+            rk[a] = NO_RANK;
+        }
+        if (prv[a] >= 0) {
+            int32_t z = prv[a];
+            rk[z] = pair_rank(t, ids[z], ids[a], &res[z]);
+            if (rk[z] != NO_RANK)
+                heap_push(heap, &hn, (uint64_t)rk[z] << 32 | (uint32_t)z);
+        }
+    }
+    for (k = 0; k >= 0; k = nxt[k])
+        e->ids[e->n++] = ids[k];
+    return 0;
+}
+
+static int
+encode_piece(enc *e, const unsigned char *p, size_t n)
+{
+    const gpt_tokenizer *t = e->t;
+
+    if (reserve(e, n) != 0)
+        return -1;
+    if (n == 1) {
+        e->ids[e->n++] = t->byte_id[p[0]];
+        return 0;
+    }
+    /* a piece that is a token is that token (tiktoken's shortcut) */
+    if (n <= t->max_ranked_len) {
+        int32_t id = tok_find(t, p, n, hash_bytes(p, n));
+        if (id >= 0 && t->rank[id] != NO_RANK) {
+            e->ids[e->n++] = id;
+            return 0;
+        }
+    }
+    if (n <= SMALL_PIECE) {
+        bpe_small(e, p, n);
+        return 0;
+    }
+    return bpe_long(e, p, n);
+}
+
+/* Encodes text; with count_only the ids are dropped piece by piece. */
+static gpt_status
+encode(const gpt_tokenizer *t, const char *text, size_t len, int count_only,
+       enc *e, size_t *count, gpt_error *err)
+{
+    const unsigned char *s = (const unsigned char *)text;
+    size_t i = 0, valid, total = 0;
+
+    if (!t)
+        return gpt_set_error(err, GPT_ERR_INVALID_ARGUMENT,
+                             "tokenizer is NULL");
+    if (!text && len)
+        return gpt_set_error(err, GPT_ERR_INVALID_ARGUMENT, "text is NULL");
+    if (len > INT32_MAX)
+        return gpt_set_error(err, GPT_ERR_INVALID_ARGUMENT,
+                             "text of %zu bytes is too long to tokenize "
+                             "(the limit is 2 GiB)", len);
+    valid = gpt_utf8_valid_prefix(text, len);
+    if (valid != len)
+        return gpt_set_error(err, GPT_ERR_INVALID_ARGUMENT,
+                             "text is not valid UTF-8 (bad byte 0x%02X at "
+                             "byte offset %zu)", s[valid], valid);
+    e->t = t;
+    while (i < len) {
+        size_t end = piece_end(s, len, i);
+        if (encode_piece(e, s + i, end - i) != 0)
+            return gpt_set_error(err, GPT_ERR_NOMEM,
+                                 "out of memory tokenizing %zu bytes", len);
+        if (count_only) {
+            total += e->n;
+            e->n = 0;
+        }
+        i = end;
+    }
+    *count = count_only ? total : e->n;
+    return GPT_OK;
+}
+
+gpt_status
+gpt_tokenizer_encode(const gpt_tokenizer *t, const char *text, size_t len,
+                     int32_t **ids, size_t *n_ids, gpt_error *err)
+{
+    enc e = {0};
+    size_t n = 0;
+    gpt_status st;
+
+    if (!ids || !n_ids)
+        return gpt_set_error(err, GPT_ERR_INVALID_ARGUMENT,
+                             "gpt_tokenizer_encode: NULL output");
+    *ids = NULL;
+    *n_ids = 0;
+    /* a first guess; most English text has ~4 bytes per token */
+    if (reserve(&e, len / 3 + 16) != 0)
+        return gpt_set_error(err, GPT_ERR_NOMEM,
+                             "out of memory tokenizing %zu bytes", len);
+    st = encode(t, text, len, 0, &e, &n, err);
+    gpt_free(e.scratch);
+    if (st != GPT_OK) {
+        gpt_free(e.ids);
+        return st;
+    }
+    *ids = e.ids;
+    *n_ids = n;
+    return GPT_OK;
+}
+
+gpt_status
+gpt_tokenizer_count(const gpt_tokenizer *t, const char *text, size_t len,
+                    size_t *n, gpt_error *err)
+{
+    enc e = {0};
+    size_t count = 0;
+    gpt_status st;
+
+    if (!n)
+        return gpt_set_error(err, GPT_ERR_INVALID_ARGUMENT,
+                             "gpt_tokenizer_count: NULL output");
+    *n = 0;
+    st = encode(t, text, len, 1, &e, &count, err);
+    gpt_free(e.scratch);
+    gpt_free(e.ids);
+    if (st == GPT_OK)
+        *n = count;
+    return st;
+}
+
+/* ----------------------------------------------------------- decode */
+
+gpt_status
+gpt_tokenizer_decode(const gpt_tokenizer *t, const int32_t *ids, size_t n,
+                     char **text, size_t *len, gpt_error *err)
+{
+    size_t total = 0, i, o = 0;
+    char *raw, *clean;
+
+    if (!t || !text || (!ids && n))
+        return gpt_set_error(err, GPT_ERR_INVALID_ARGUMENT,
+                             "gpt_tokenizer_decode: NULL argument");
+    *text = NULL;
+    if (len)
+        *len = 0;
+    for (i = 0; i < n; i++) {
+        if (ids[i] < 0 || (uint32_t)ids[i] >= t->n_tokens)
+            return gpt_set_error(err, GPT_ERR_INVALID_ARGUMENT,
+                                 "token id %d is out of range [0, %u)",
+                                 (int)ids[i], t->n_tokens);
+        total += t->off[ids[i] + 1] - t->off[ids[i]];
+    }
+    raw = gpt_malloc(total + 1);
+    if (!raw)
+        goto nomem;
+    for (i = 0; i < n; i++) {
+        size_t a = t->off[ids[i]], b = t->off[ids[i] + 1];
+        memcpy(raw + o, t->arena + a, b - a);
+        o += b - a;
+    }
+    if (gpt_utf8_valid_prefix(raw, total) != total) {
+        clean = gpt_malloc(GPT_UTF8_SANITIZE_MAX(total) + 1);
+        if (!clean) {
+            gpt_free(raw);
+            goto nomem;
+        }
+        o = gpt_utf8_sanitize_into(raw, total, clean);
+        gpt_free(raw);
+        raw = clean;
+    }
+    raw[o] = '\0';
+    *text = raw;
+    if (len)
+        *len = o;
+    return GPT_OK;
+
+nomem:
+    return gpt_set_error(err, GPT_ERR_NOMEM,
+                         "out of memory decoding %zu tokens", n);
+}
