@@ -1,0 +1,37 @@
+/*
+ * options.h - the JSON options of gpt_generate() and the JSON id arrays of
+ * gpt_detokenize(), parsed without SQLite so that they can be fuzzed alone.
+ */
+#ifndef GPT_SQLITE_OPTIONS_H
+#define GPT_SQLITE_OPTIONS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gpt.h"
+
+/* The keys, in the order the error message lists them. */
+#define GPT_SQLITE_OPTION_KEYS "max_tokens, temperature, top_k, top_p, seed, stop"
+
+/*
+ * Fills *out from a JSON object such as {"max_tokens": 20, "stop": ["\n"]}.
+ * Keys missing or null keep gpt_gen_options_init's defaults (the same as
+ * the PostgreSQL function's: 64, 0.8, 40, 0.95, 0, no stop).  Returns 0, or
+ * -1 with a one-line message in errbuf (and *out holding nothing to free).
+ * On success the stop strings are malloc'd: release them with
+ * gpt_sqlite_options_free().  Any bytes are accepted as input.
+ */
+int gpt_sqlite_parse_options(const char *json, size_t len,
+                             gpt_gen_options *out, char *errbuf,
+                             size_t errlen);
+void gpt_sqlite_options_free(gpt_gen_options *o);
+
+/*
+ * Parses a JSON array of integers, e.g. "[464, 3797]", into *ids (malloc'd,
+ * free()); each must fit in int32 (the core checks the vocabulary range).
+ * Returns 0, or -1 with a message in errbuf.
+ */
+int gpt_sqlite_parse_ids(const char *json, size_t len, int32_t **ids,
+                         size_t *n_ids, char *errbuf, size_t errlen);
+
+#endif

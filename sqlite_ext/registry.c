@@ -1,0 +1,107 @@
+/*
+ * registry.c - the process-wide table of mapped models (see registry.h).
+ *
+ * Opening happens under the mutex: it costs milliseconds (the file is
+ * mapped, not read), and it keeps two connections that load the same file
+ * at once from mapping it twice.
+ */
+#include "registry.h"
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+typedef struct entry {
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime;
+    gpt_model *model;
+    int users;
+    struct entry *next;
+} entry;
+
+static pthread_mutex_t registry_mutex = PTHREAD_MUTEX_INITIALIZER;
+static entry *entries;
+
+gpt_status gpt_registry_acquire(const char *path, gpt_model **out,
+                                gpt_error *err)
+{
+    char real[PATH_MAX];
+    struct stat st;
+    *out = NULL;
+    /* When the file cannot be resolved, let the core open the name as given
+     * so that the message is the core's (missing file, directory, ...). */
+    if (!realpath(path, real) || stat(real, &st) != 0 || !S_ISREG(st.st_mode))
+        return gpt_model_open(path, out, err);
+
+    pthread_mutex_lock(&registry_mutex);
+    for (entry *e = entries; e; e = e->next) {
+        if (e->dev == st.st_dev && e->ino == st.st_ino &&
+            e->size == st.st_size && e->mtime.tv_sec == st.st_mtim.tv_sec &&
+            e->mtime.tv_nsec == st.st_mtim.tv_nsec) {
+            e->users++;
+            *out = e->model;
+            pthread_mutex_unlock(&registry_mutex);
+            return GPT_OK;
+        }
+    }
+    entry *e = calloc(1, sizeof *e);
+    if (!e) {
+        pthread_mutex_unlock(&registry_mutex);
+        err->code = GPT_ERR_NOMEM;
+        strcpy(err->message, "out of memory");
+        return GPT_ERR_NOMEM;
+    }
+    gpt_status rc = gpt_model_open(real, &e->model, err);
+    if (rc != GPT_OK) {
+        pthread_mutex_unlock(&registry_mutex);
+        free(e);
+        return rc;
+    }
+    e->dev = st.st_dev;
+    e->ino = st.st_ino;
+    e->size = st.st_size;
+    e->mtime = st.st_mtim;
+    e->users = 1;
+    e->next = entries;
+    entries = e;
+    *out = e->model;
+    pthread_mutex_unlock(&registry_mutex);
+    return GPT_OK;
+}
+
+void gpt_registry_release(gpt_model *m)
+{
+    if (!m)
+        return;
+    pthread_mutex_lock(&registry_mutex);
+    for (entry **pe = &entries; *pe; pe = &(*pe)->next) {
+        entry *e = *pe;
+        if (e->model != m)
+            continue;
+        if (--e->users == 0) {
+            *pe = e->next;
+            pthread_mutex_unlock(&registry_mutex);
+            gpt_model_release(e->model);
+            free(e);
+            return;
+        }
+        pthread_mutex_unlock(&registry_mutex);
+        return;
+    }
+    pthread_mutex_unlock(&registry_mutex);
+    gpt_model_release(m); /* opened outside the table (see acquire) */
+}
+
+int gpt_registry_count(void)
+{
+    int n = 0;
+    pthread_mutex_lock(&registry_mutex);
+    for (entry *e = entries; e; e = e->next)
+        n++;
+    pthread_mutex_unlock(&registry_mutex);
+    return n;
+}
