@@ -46,6 +46,12 @@ static void skip_ws(gj_reader *r)
         r->p++;
 }
 
+static int word_at(const gj_reader *r, const char *w)
+{
+    size_t n = strlen(w);
+    return (size_t)(r->end - r->p) >= n && memcmp(r->p, w, n) == 0;
+}
+
 gj_kind gj_peek(gj_reader *r)
 {
     skip_ws(r);
@@ -55,9 +61,9 @@ gj_kind gj_peek(gj_reader *r)
     case '{': return GJ_OBJECT;
     case '[': return GJ_ARRAY;
     case '"': return GJ_STRING;
-    case 't': return GJ_TRUE;
-    case 'f': return GJ_FALSE;
-    case 'n': return GJ_NULL;
+    case 't': return word_at(r, "true") ? GJ_TRUE : GJ_INVALID;
+    case 'f': return word_at(r, "false") ? GJ_FALSE : GJ_INVALID;
+    case 'n': return word_at(r, "null") ? GJ_NULL : GJ_INVALID;
     case '-': return GJ_NUMBER;
     default:
         return (*r->p >= '0' && *r->p <= '9') ? GJ_NUMBER : GJ_INVALID;
@@ -254,12 +260,14 @@ int gj_string(gj_reader *r, char **out, size_t *len, char *err, size_t errlen)
             goto bad;
         }
         unsigned cp;
+        const char *escape = r->p;
         if (hex4(r->p + 2, r->end, &cp) != 0) {
             fail(r, err, errlen, "invalid \\u escape");
             goto bad;
         }
         r->p += 6;
         if (cp >= 0xDC00 && cp <= 0xDFFF) {
+            r->p = escape;
             fail(r, err, errlen, "lone surrogate in a \\u escape");
             goto bad;
         }
@@ -268,6 +276,7 @@ int gj_string(gj_reader *r, char **out, size_t *len, char *err, size_t errlen)
             if (r->end - r->p < 6 || r->p[0] != '\\' || r->p[1] != 'u' ||
                 hex4(r->p + 2, r->end, &lo) != 0 || lo < 0xDC00 ||
                 lo > 0xDFFF) {
+                r->p = escape;
                 fail(r, err, errlen, "lone surrogate in a \\u escape");
                 goto bad;
             }
