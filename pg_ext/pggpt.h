@@ -1,0 +1,61 @@
+/*
+ * pggpt.h - declarations shared by the files of the PostgreSQL adapter.
+ *
+ * The adapter is thin: it turns SQL arguments into core calls, core errors
+ * into ereport(), core memory into palloc'd memory and PostgreSQL interrupts
+ * into the core's cancel callback.  No model logic lives here.
+ *
+ * Files:
+ *   gpt.c      _PG_init and the gpt.* settings
+ *   backend.c  the per-backend model and session, model path checks
+ *   convert.c  status -> SQLSTATE, database encoding <-> UTF-8
+ *   funcs.c    the SQL-callable functions
+ */
+#ifndef PGGPT_H
+#define PGGPT_H
+
+#include "postgres.h"
+
+#include "gpt.h"
+
+/* ---- settings (gpt.c) */
+extern char *pggpt_model_name;      /* gpt.model */
+extern char *pggpt_model_dir;       /* gpt.model_dir */
+extern int pggpt_threads;           /* gpt.threads, 0 = automatic */
+extern int pggpt_max_threads;       /* gpt.max_threads */
+extern int pggpt_max_tokens_limit;  /* gpt.max_tokens_limit */
+
+/* ---- the backend's model and session (backend.c) */
+
+/* The model named by gpt.model, opened on first use and reopened when the
+ * setting or the file changes.  Never NULL: errors are raised. */
+extern gpt_model *pggpt_get_model(void);
+
+/* A session on that model with the threads and cancel callback set. */
+extern gpt_session *pggpt_get_session(void);
+
+/* The thread count gpt.threads and gpt.max_threads give. */
+extern int pggpt_effective_threads(void);
+
+/* Milliseconds the current model took to open in this backend. */
+extern double pggpt_model_load_ms(void);
+
+/* ---- conversions (convert.c) */
+
+/* Raises the error for a core status (never returns).  For a cancelled
+ * call it lets PostgreSQL report the interrupt first. */
+extern void pggpt_raise(gpt_status st, const gpt_error *err) pg_attribute_noreturn();
+
+/* Database-encoded text -> UTF-8 bytes for the core (not NUL-terminated
+ * unless converted; *len is set).  May point into t. */
+extern const char *pggpt_text_to_utf8(text *t, size_t *len);
+
+/* Same, NUL-terminated (palloc'd). */
+extern char *pggpt_text_to_utf8_cstring(text *t);
+
+/* UTF-8 from the core -> a text datum in the database encoding.  NUL
+ * characters become U+FFFD because text cannot hold them; characters the
+ * database encoding cannot represent raise 22P05. */
+extern text *pggpt_utf8_to_text(const char *s, size_t len);
+
+#endif

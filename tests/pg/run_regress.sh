@@ -1,0 +1,160 @@
+#!/bin/bash
+# tests/pg/run_regress.sh - pg_regress for the gpt extension on a throwaway
+# PostgreSQL cluster.
+#
+# Creates a cluster with initdb in a temporary directory, starts it on a
+# Unix socket inside that directory (no TCP), runs `make -C pg_ext
+# installcheck` and `installcheck-latin1` against it, prints the diffs on
+# failure, then stops the server and removes the directory -- also when a
+# test fails or the script is interrupted.  It never touches another server.
+#
+# initdb and postgres refuse to run as root: as root the server runs as the
+# user $GPT_PG_USER (default gpttest, created when missing); pg_regress (the
+# client) runs as the caller.  The extension must already be installed
+# (make install-pg).  Test models: build/models/tiny-*.gguf (generated when
+# missing) and the default model, copied into the cluster's own model
+# directory, which gpt.model_dir points at.
+#
+# Environment: PG_CONFIG (default pg_config), GPT_PG_USER, PYTHON,
+# KEEP_TMP=1 keeps the directory for debugging (the server is stopped).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+PG_CONFIG=${PG_CONFIG:-pg_config}
+PYTHON=${PYTHON:-/usr/bin/python3}
+BINDIR=$("$PG_CONFIG" --bindir)
+SHAREDIR=$("$PG_CONFIG" --sharedir)
+
+log() { echo "run_regress: $*" >&2; }
+
+# ---- who runs the server
+if [ "$(id -u)" = 0 ]; then
+    RUN_USER=${GPT_PG_USER:-gpttest}
+    if ! id "$RUN_USER" >/dev/null 2>&1; then
+        log "creating user $RUN_USER"
+        useradd --system --no-create-home --shell /bin/sh "$RUN_USER"
+    fi
+    as_server() { runuser -u "$RUN_USER" -- "$@"; }
+else
+    RUN_USER=$(id -un)
+    as_server() { "$@"; }
+fi
+
+# ---- test models
+MODELS_SRC="$ROOT/build/models"
+if ! ls "$MODELS_SRC"/tiny-*.gguf >/dev/null 2>&1; then
+    log "generating test models in $MODELS_SRC"
+    "$PYTHON" "$ROOT/tests/gen_models.py" --out "$MODELS_SRC"
+fi
+
+TMP=$(mktemp -d /tmp/gpt-pg.XXXXXX)
+DATA="$TMP/data"
+STARTED=0
+cleanup() {
+    local rc=$?
+    if [ "$STARTED" = 1 ]; then
+        as_server "$BINDIR/pg_ctl" -D "$DATA" -m fast -w -t 60 stop >/dev/null 2>&1 ||
+            as_server "$BINDIR/pg_ctl" -D "$DATA" -m immediate -w stop >/dev/null 2>&1 || true
+        # The postmaster we started must be gone whatever pg_ctl said.
+        if [ -n "${PM_PID:-}" ] && kill -0 "$PM_PID" 2>/dev/null; then
+            kill -9 "$PM_PID" 2>/dev/null || true
+        fi
+    fi
+    if [ "${KEEP_TMP:-0}" = 1 ]; then
+        log "kept $TMP"
+    else
+        rm -rf "$TMP"
+    fi
+    exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---- the model directory the cluster may read (gpt.model_dir), with the
+# bad files the tests need.  Everything lives inside $TMP.
+MD="$TMP/models"
+mkdir -p "$MD" "$TMP/outside" "$TMP/out"
+cp "$MODELS_SRC"/tiny-*.gguf "$MD/"
+DEFAULT_MODEL=""
+for f in "$SHAREDIR/gpt/default.gguf" "$ROOT/models/default.gguf"; do
+    if [ -f "$f" ]; then DEFAULT_MODEL=$f; break; fi
+done
+if [ -z "$DEFAULT_MODEL" ] && [ -f "$MODELS_SRC/gpt2-124m-q8_0.gguf" ]; then
+    # No bundled model yet: a random-weight model of the same shape will do
+    # for the tests (they check properties, not words).
+    DEFAULT_MODEL="$MODELS_SRC/gpt2-124m-q8_0.gguf"
+fi
+if [ -n "$DEFAULT_MODEL" ]; then
+    # A hard link when possible: the default model is large.
+    ln "$DEFAULT_MODEL" "$MD/default.gguf" 2>/dev/null ||
+        cp "$DEFAULT_MODEL" "$MD/default.gguf"
+else
+    log "warning: no default model (models/default.gguf); gpt_cancel will fail"
+fi
+printf 'this is not a GGUF file, only some text\n' >"$MD/corrupt.gguf"
+head -c 24 "$MD/tiny-f32.gguf" >"$MD/truncated.gguf"
+: >"$MD/empty.gguf"
+mkdir "$MD/adir.gguf"
+mkfifo "$MD/fifo.gguf"
+cp "$MD/tiny-f32.gguf" "$TMP/outside/secret.gguf"
+ln -s "$TMP/outside/secret.gguf" "$MD/escape.gguf"       # leads out: refused
+ln -s tiny-f32.gguf "$MD/link.gguf"                       # stays inside: fine
+chmod 755 "$TMP"
+chmod -R a+rX "$MD" "$TMP/outside"
+chown -R "$RUN_USER" "$TMP"
+
+# ---- cluster
+PORT=$(( 20000 + RANDOM % 30000 ))
+as_server "$BINDIR/initdb" -D "$DATA" -U "$RUN_USER" -A trust -E UTF8 \
+    --locale=C >"$TMP/initdb.log" 2>&1 || { cat "$TMP/initdb.log"; exit 1; }
+cat >>"$DATA/postgresql.conf" <<CONF
+# throwaway test cluster (tests/pg/run_regress.sh)
+listen_addresses = ''
+unix_socket_directories = '$TMP'
+port = $PORT
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+max_worker_processes = 8
+max_parallel_workers = 4
+lc_messages = 'C'
+shared_preload_libraries = 'gpt'
+gpt.model_dir = '$MD'
+CONF
+STARTED=1
+as_server "$BINDIR/pg_ctl" -D "$DATA" -l "$TMP/server.log" -w -t 60 start >/dev/null ||
+    { cat "$TMP/server.log"; exit 1; }
+PM_PID=$(head -1 "$DATA/postmaster.pid")
+log "server pid $PM_PID on $TMP port $PORT"
+
+# shared_preload_libraries loaded gpt.so into the postmaster: it must not
+# have started a thread (a forked backend would not have it).
+NTHREADS=$(ls "/proc/$PM_PID/task" | wc -l)
+if [ "$NTHREADS" != 1 ]; then
+    log "FAIL: the postmaster has $NTHREADS threads after loading gpt"
+    exit 1
+fi
+
+export PGHOST="$TMP" PGPORT="$PORT" PGUSER="$RUN_USER"
+status=0
+make -C "$ROOT/pg_ext" --no-print-directory installcheck \
+    PG_CONFIG="$PG_CONFIG" REGRESS_OUTDIR="$TMP/out" || status=1
+make -C "$ROOT/pg_ext" --no-print-directory installcheck-latin1 \
+    PG_CONFIG="$PG_CONFIG" REGRESS_OUTDIR="$TMP/out/latin1" || status=1
+
+if [ "$status" != 0 ]; then
+    for d in "$TMP/out/regression.diffs" "$TMP/out/latin1/regression.diffs"; do
+        if [ -s "$d" ]; then
+            echo "======== $d"
+            cat "$d"
+        fi
+    done
+    echo "======== server log (last 50 lines)"
+    tail -n 50 "$TMP/server.log"
+fi
+if grep -q 'terminated by signal' "$TMP/server.log"; then
+    log "FAIL: a backend crashed:"
+    grep 'terminated by signal' "$TMP/server.log" >&2
+    status=1
+fi
+exit $status
