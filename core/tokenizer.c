@@ -201,14 +201,41 @@ is_ranked(const gpt_tokenizer *t, int32_t id)
     return id >= 0 && t->rank[id] != NO_RANK;
 }
 
-/* Walks every split of every merge-ranked token into two ranked tokens;
- * counts them, or inserts them when insert is set. */
-static uint64_t
-for_each_pair(gpt_tokenizer *t, int insert)
+/* Makes the pair table cap (a power of two) slots, moving what it holds. */
+static int
+pair_resize(gpt_tokenizer *t, uint64_t cap)
+{
+    pair_slot *old = t->pair_tab;
+    uint64_t old_cap = old ? t->pair_mask + 1 : 0, k;
+
+    t->pair_tab = gpt_malloc((size_t)cap * sizeof *t->pair_tab);
+    if (!t->pair_tab) {
+        t->pair_tab = old;
+        return -1;
+    }
+    t->pair_mask = cap - 1;
+    for (k = 0; k < cap; k++)
+        t->pair_tab[k].key = PAIR_EMPTY;
+    for (k = 0; k < old_cap; k++)
+        if (old[k].key != PAIR_EMPTY)
+            pair_insert(t, (int32_t)(old[k].key >> 32),
+                        (int32_t)(uint32_t)old[k].key, old[k].rank,
+                        old[k].result);
+    gpt_free(old);
+    return 0;
+}
+
+/* Fills the pair table: every split of every merge-ranked token into two
+ * ranked tokens (GPT-2: about 108k pairs for 50k merges).  Load factor
+ * stays under 0.7. */
+static int
+build_pairs(gpt_tokenizer *t, uint32_t n_ranked)
 {
     uint64_t count = 0;
     uint32_t id;
 
+    if (pair_resize(t, pow2_at_least(3 * (uint64_t)n_ranked + 16)) != 0)
+        return -1;
     for (id = 0; id < t->n_tokens; id++) {
         const unsigned char *p = t->arena + t->off[id];
         size_t n = t->off[id + 1] - t->off[id], k;
@@ -222,18 +249,34 @@ for_each_pair(gpt_tokenizer *t, int insert)
             r = tok_find(t, p + k, n - k, hash_bytes(p + k, n - k));
             if (!is_ranked(t, r))
                 continue;
-            count++;
-            if (insert)
-                pair_insert(t, l, r, t->rank[id], (int32_t)id);
+            if (++count * 10 > (t->pair_mask + 1) * 7 &&
+                pair_resize(t, 2 * (t->pair_mask + 1)) != 0)
+                return -1;
+            pair_insert(t, l, r, t->rank[id], (int32_t)id);
         }
     }
-    return count;
+    return 0;
 }
 
+/* "tokenizer merge 7 ("A B"): problem"; the merge text is shown when it is
+ * short, valid UTF-8 without control characters (messages must be valid
+ * UTF-8 for PostgreSQL). */
 static gpt_status
-corrupt(gpt_error *err, const char *fmt, uint32_t index, const char *what)
+merge_error(gpt_error *err, uint32_t i, const unsigned char *m, size_t n,
+            const char *problem)
 {
-    return gpt_set_error(err, GPT_ERR_CORRUPT_MODEL, fmt, index, what);
+    int show = n <= 64 && gpt_utf8_valid_prefix((const char *)m, n) == n;
+    size_t k;
+
+    for (k = 0; show && k < n; k++)
+        if (m[k] < 0x20 || m[k] == '"' || m[k] == 0x7F)
+            show = 0;
+    if (show)
+        return gpt_set_error(err, GPT_ERR_CORRUPT_MODEL,
+                             "tokenizer merge %u (\"%.*s\"): %s", i, (int)n,
+                             (const char *)m, problem);
+    return gpt_set_error(err, GPT_ERR_CORRUPT_MODEL, "tokenizer merge %u: %s",
+                         i, problem);
 }
 
 /* Parses merge i ("A B") into the ids of A, B and of A+B. */
@@ -248,31 +291,32 @@ parse_merge(gpt_tokenizer *t, const int16_t *inv, const unsigned char *m,
     for (k = 0; k < n; k++) {
         if (m[k] == ' ') {
             if (sp != n)
-                return corrupt(err, "tokenizer merge %u: %s", i,
-                               "more than one space (expected \"A B\")");
+                return merge_error(err, i, m, n,
+                                   "more than one space (expected \"A B\")");
             sp = k;
         }
     }
     if (sp == n || sp == 0 || sp == n - 1)
-        return corrupt(err, "tokenizer merge %u: %s", i,
-                       "expected two non-empty parts separated by one space");
+        return merge_error(err, i, m, n,
+                           "expected two non-empty parts separated by one "
+                           "space");
     if (to_raw(inv, m, sp, buf, &la, &bad) != 0 ||
         to_raw(inv, m + sp + 1, n - sp - 1, buf + sp, &lb, &bad) != 0)
-        return corrupt(err, "tokenizer merge %u: %s", i, "invalid UTF-8");
+        return merge_error(err, i, m, n, "invalid UTF-8");
     /* buf = raw A, then raw B right after it */
     memmove(buf + la, buf + sp, lb);
     a = tok_find(t, buf, la, hash_bytes(buf, la));
     if (a < 0)
-        return corrupt(err, "tokenizer merge %u: %s", i,
-                       "its left part is not in the vocabulary");
+        return merge_error(err, i, m, n,
+                           "its left part is not in the vocabulary");
     b = tok_find(t, buf + la, lb, hash_bytes(buf + la, lb));
     if (b < 0)
-        return corrupt(err, "tokenizer merge %u: %s", i,
-                       "its right part is not in the vocabulary");
+        return merge_error(err, i, m, n,
+                           "its right part is not in the vocabulary");
     *result = tok_find(t, buf, la + lb, hash_bytes(buf, la + lb));
     if (*result < 0)
-        return corrupt(err, "tokenizer merge %u: %s", i,
-                       "the merged token is not in the vocabulary");
+        return merge_error(err, i, m, n,
+                           "the merged token is not in the vocabulary");
     return GPT_OK;
 }
 
@@ -286,8 +330,7 @@ gpt_tokenizer_new(const char *const *tokens, const uint32_t *token_lens,
     int16_t inv[ALPHABET_END];
     unsigned char *buf = NULL;
     size_t total = 0, max_merge = 0;
-    uint64_t n_pairs;
-    uint32_t i;
+    uint32_t i, n_ranked = 0;
     gpt_status st;
 
     if (!out)
@@ -303,7 +346,8 @@ gpt_tokenizer_new(const char *const *tokens, const uint32_t *token_lens,
     unicode_to_byte_table(inv);
     for (i = 0; i < n_tokens; i++) {
         if (!tokens[i] && token_lens[i])
-            return corrupt(err, "tokenizer token %u: %s", i, "NULL string");
+            return gpt_set_error(err, GPT_ERR_CORRUPT_MODEL,
+                                 "tokenizer token %u: NULL string", i);
         total += token_lens[i];
     }
 
@@ -361,7 +405,8 @@ gpt_tokenizer_new(const char *const *tokens, const uint32_t *token_lens,
     /* merges: rank of each merge result (its first merge wins) */
     for (i = 0; i < n_merges; i++) {
         if (!merges[i] && merge_lens[i]) {
-            st = corrupt(err, "tokenizer merge %u: %s", i, "NULL string");
+            st = gpt_set_error(err, GPT_ERR_CORRUPT_MODEL,
+                               "tokenizer merge %u: NULL string", i);
             goto fail;
         }
         if (merge_lens[i] > max_merge)
@@ -379,6 +424,7 @@ gpt_tokenizer_new(const char *const *tokens, const uint32_t *token_lens,
             goto fail;
         if (t->rank[r] == NO_RANK) {
             t->rank[r] = i;
+            n_ranked++;
             len = t->off[r + 1] - t->off[r];
             if (len > t->max_ranked_len)
                 t->max_ranked_len = len;
@@ -387,15 +433,8 @@ gpt_tokenizer_new(const char *const *tokens, const uint32_t *token_lens,
     gpt_free(buf);
     buf = NULL;
 
-    /* pair table, load factor <= 2/3 */
-    n_pairs = for_each_pair(t, 0);
-    t->pair_mask = pow2_at_least(n_pairs + n_pairs / 2 + 1) - 1;
-    t->pair_tab = gpt_malloc((size_t)(t->pair_mask + 1) * sizeof *t->pair_tab);
-    if (!t->pair_tab)
+    if (build_pairs(t, n_ranked) != 0)
         goto nomem;
-    for (uint64_t k = 0; k <= t->pair_mask; k++)
-        t->pair_tab[k].key = PAIR_EMPTY;
-    for_each_pair(t, 1);
 
     *out = t;
     return GPT_OK;
@@ -604,60 +643,119 @@ bpe_small(enc *e, const unsigned char *p, size_t n)
     e->n += m;
 }
 
-/* Min-heap of (rank << 32 | position) keys. */
-static void
-heap_push(uint64_t *h, size_t *n, uint64_t key)
+/*
+ * Long pieces: the parts form a linked list over their first byte positions
+ * and every pair with a rank sits in an indexed min-heap keyed by
+ * (rank, position), so the top is the lowest rank, leftmost on ties, exactly
+ * the pair the array loop would pick.  A merge changes at most the two pairs
+ * around it: each is updated in place (decrease/increase key) or removed.
+ * O(n log n) time; 28 bytes of scratch per byte, allocated once per call.
+ */
+typedef struct bpe_heap {
+    uint32_t *heap; /* positions; heap[0] has the smallest key */
+    uint32_t *hidx; /* position -> index in heap, NOT_IN_HEAP if absent */
+    uint32_t *rk;   /* position -> rank of the pair starting there */
+    uint32_t n;
+} bpe_heap;
+
+#define NOT_IN_HEAP UINT32_MAX
+
+static inline uint64_t
+heap_key(const bpe_heap *h, uint32_t pos)
 {
-    size_t i = (*n)++;
+    return (uint64_t)h->rk[pos] << 32 | pos;
+}
+
+static inline void
+heap_place(bpe_heap *h, uint32_t i, uint32_t pos)
+{
+    h->heap[i] = pos;
+    h->hidx[pos] = i;
+}
+
+static void
+heap_sift_up(bpe_heap *h, uint32_t i)
+{
+    uint32_t pos = h->heap[i];
+    uint64_t key = heap_key(h, pos);
+
     while (i > 0) {
-        size_t parent = (i - 1) / 2;
-        if (h[parent] <= key)
+        uint32_t parent = (i - 1) / 2;
+        if (heap_key(h, h->heap[parent]) <= key)
             break;
-        h[i] = h[parent];
+        heap_place(h, i, h->heap[parent]);
         i = parent;
     }
-    h[i] = key;
+    heap_place(h, i, pos);
 }
 
-static uint64_t
-heap_pop(uint64_t *h, size_t *n)
+static void
+heap_sift_down(bpe_heap *h, uint32_t i)
 {
-    uint64_t top = h[0], key = h[--(*n)];
-    size_t i = 0, m = *n;
+    uint32_t pos = h->heap[i];
+    uint64_t key = heap_key(h, pos);
 
     for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= m)
+        uint32_t c = 2 * i + 1;
+        uint64_t ck;
+        if (c >= h->n)
             break;
-        if (c + 1 < m && h[c + 1] < h[c])
-            c++;
-        if (key <= h[c])
+        ck = heap_key(h, h->heap[c]);
+        if (c + 1 < h->n) {
+            uint64_t k2 = heap_key(h, h->heap[c + 1]);
+            if (k2 < ck) {
+                c++;
+                ck = k2;
+            }
+        }
+        if (key <= ck)
             break;
-        h[i] = h[c];
+        heap_place(h, i, h->heap[c]);
         i = c;
     }
-    if (m)
-        h[i] = key;
-    return top;
+    heap_place(h, i, pos);
 }
 
-/*
- * Long piece: parts form a linked list over byte positions; each live pair
- * (rank r, left position i) has a heap entry r << 32 | i, so popping gives
- * the lowest rank, leftmost first, as the array loop does.  Entries made
- * stale by a merge are skipped: rk[i] always holds the current rank of the
- * pair starting at i.  O(n log n).
- */
+/* Sets the rank of the pair at pos (NO_RANK: no pair) and fixes the heap. */
+static void
+heap_set(bpe_heap *h, uint32_t pos, uint32_t rank)
+{
+    uint32_t i = h->hidx[pos];
+    uint32_t old = h->rk[pos];
+
+    h->rk[pos] = rank;
+    if (i == NOT_IN_HEAP) {
+        if (rank == NO_RANK)
+            return;
+        h->heap[h->n] = pos;
+        h->hidx[pos] = h->n;
+        heap_sift_up(h, h->n++);
+        return;
+    }
+    if (rank == NO_RANK) {
+        uint32_t last = h->heap[--h->n];
+        h->hidx[pos] = NOT_IN_HEAP;
+        if (i == h->n)
+            return;
+        heap_place(h, i, last);
+        heap_sift_up(h, i);
+        heap_sift_down(h, h->hidx[last]);
+        return;
+    }
+    if (rank < old)
+        heap_sift_up(h, i);
+    else if (rank > old)
+        heap_sift_down(h, i);
+}
+
 static int
 bpe_long(enc *e, const unsigned char *p, size_t n)
 {
     const gpt_tokenizer *t = e->t;
-    /* per byte: ids, nxt, prv, res (int32), rk (uint32); heap up to 3n */
-    size_t need = n * (5 * sizeof(int32_t) + 3 * sizeof(uint64_t));
+    size_t need = n * 7 * sizeof(uint32_t);
     int32_t *ids, *nxt, *prv, *res;
-    uint32_t *rk;
-    uint64_t *heap;
-    size_t hn = 0, i;
+    bpe_heap h;
+    size_t i;
     int32_t k;
 
     if (e->scratch_cap < need) {
@@ -667,50 +765,52 @@ bpe_long(enc *e, const unsigned char *p, size_t n)
         if (!e->scratch)
             return -1;
     }
-    heap = e->scratch;
-    ids = (int32_t *)(heap + 3 * n);
+    ids = e->scratch;
     nxt = ids + n;
     prv = nxt + n;
     res = prv + n;
-    rk = (uint32_t *)(res + n);
+    h.rk = (uint32_t *)(res + n);
+    h.heap = h.rk + n;
+    h.hidx = h.heap + n;
+    h.n = 0;
 
     for (i = 0; i < n; i++) {
         ids[i] = t->byte_id[p[i]];
         nxt[i] = i + 1 < n ? (int32_t)(i + 1) : -1;
         prv[i] = (int32_t)i - 1;
+        h.hidx[i] = NOT_IN_HEAP;
     }
-    rk[n - 1] = NO_RANK;
-    for (i = 0; i + 1 < n; i++) {
-        rk[i] = pair_rank(t, ids[i], ids[i + 1], &res[i]);
-        if (rk[i] != NO_RANK)
-            heap_push(heap, &hn, (uint64_t)rk[i] << 32 | i);
+    /* pairs are added left to right with increasing positions, then the
+     * heap is built bottom-up in O(n) */
+    for (i = 0; i < n; i++) {
+        h.rk[i] = i + 1 < n ? pair_rank(t, ids[i], ids[i + 1], &res[i])
+                            : NO_RANK;
+        if (h.rk[i] != NO_RANK) {
+            h.heap[h.n] = (uint32_t)i;
+            h.hidx[i] = h.n++;
+        }
     }
-    while (hn) {
-        uint64_t key = heap_pop(heap, &hn);
-        uint32_t r = (uint32_t)(key >> 32);
-        int32_t a = (int32_t)(uint32_t)key, b, c;
-        if (ids[a] < 0 || rk[a] != r)
-            continue; /* stale */
-        b = nxt[a];
-        ids[a] = res[a];
-        ids[b] = -1;
-        rk[b] = NO_RANK;
+    for (i = h.n / 2; i-- > 0;)
+        heap_sift_down(&h, (uint32_t)i);
+
+    while (h.n) {
+        int32_t a = (int32_t)h.heap[0], b = nxt[a], c;
+        int32_t z = prv[a];
+        int32_t merged = res[a];
+
+        /* parts a and b become one at a; b's pair goes away */
+        ids[a] = merged;
+        heap_set(&h, (uint32_t)b, NO_RANK);
         c = nxt[b];
         nxt[a] = c;
         if (c >= 0) {
             prv[c] = a;
-            rk[a] = pair_rank(t, ids[a], ids[c], &res[a]);
-            if (rk[a] != NO_RANK)
-                heap_push(heap, &hn, (uint64_t)rk[a] << 32 | (uint32_t)a);
+            heap_set(&h, (uint32_t)a, pair_rank(t, merged, ids[c], &res[a]));
         } else {
-            rk[a] = NO_RANK;
+            heap_set(&h, (uint32_t)a, NO_RANK);
         }
-        if (prv[a] >= 0) {
-            int32_t z = prv[a];
-            rk[z] = pair_rank(t, ids[z], ids[a], &res[z]);
-            if (rk[z] != NO_RANK)
-                heap_push(heap, &hn, (uint64_t)rk[z] << 32 | (uint32_t)z);
-        }
+        if (z >= 0)
+            heap_set(&h, (uint32_t)z, pair_rank(t, ids[z], merged, &res[z]));
     }
     for (k = 0; k >= 0; k = nxt[k])
         e->ids[e->n++] = ids[k];
