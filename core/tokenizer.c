@@ -26,9 +26,12 @@
 #define SMALL_PIECE 48             /* bytes; longer pieces use the heap */
 #define PAIR_EMPTY UINT64_MAX
 
+/* The slot holds where the token's bytes are, so a lookup reads the slot
+ * and the bytes, nothing else. */
 typedef struct tok_slot {
     uint32_t hash;
     int32_t id; /* -1: empty */
+    uint32_t off, len; /* the token's bytes: arena[off..off+len) */
 } tok_slot;
 
 typedef struct pair_slot {
@@ -93,11 +96,9 @@ tok_find(const gpt_tokenizer *t, const unsigned char *p, size_t n,
         const tok_slot *s = &t->tok_tab[i];
         if (s->id < 0)
             return -1;
-        if (s->hash == h) {
-            size_t a = t->off[s->id], len = t->off[s->id + 1] - a;
-            if (len == n && memcmp(t->arena + a, p, n) == 0)
-                return s->id;
-        }
+        if (s->hash == h && s->len == n &&
+            memcmp(t->arena + s->off, p, n) == 0)
+            return s->id;
     }
 }
 
@@ -350,6 +351,10 @@ gpt_tokenizer_new(const char *const *tokens, const uint32_t *token_lens,
                                  "tokenizer token %u: NULL string", i);
         total += token_lens[i];
     }
+    if (total >= UINT32_MAX)
+        return gpt_set_error(err, GPT_ERR_CORRUPT_MODEL,
+                             "tokenizer: the token strings take %zu bytes "
+                             "(the limit is 4 GiB)", total);
 
     t = gpt_calloc(1, sizeof *t);
     if (!t)
@@ -387,6 +392,8 @@ gpt_tokenizer_new(const char *const *tokens, const uint32_t *token_lens,
             ;
         t->tok_tab[slot].hash = h;
         t->tok_tab[slot].id = (int32_t)i;
+        t->tok_tab[slot].off = (uint32_t)t->off[i];
+        t->tok_tab[slot].len = (uint32_t)n;
     }
     for (i = 0; i < 256; i++) {
         unsigned char b = (unsigned char)i;
@@ -903,6 +910,12 @@ gpt_tokenizer_encode(const gpt_tokenizer *t, const char *text, size_t len,
     if (st != GPT_OK) {
         gpt_free(e.ids);
         return st;
+    }
+    if (e.cap > 2 * n + 64) {
+        /* the first guess was far too big: give the rest back */
+        int32_t *p = gpt_realloc(e.ids, (n ? n : 1) * sizeof *p);
+        if (p)
+            e.ids = p;
     }
     *ids = e.ids;
     *n_ids = n;
