@@ -45,7 +45,7 @@ gpt_error_prefix(gpt_error *err, const char *prefix)
 
     if (!err || !prefix)
         return;
-    snprintf(tmp, sizeof tmp, "%s: %s", prefix, err->message);
+    snprintf(tmp, sizeof tmp, "%.200s: %.300s", prefix, err->message);
     memcpy(err->message, tmp, sizeof tmp);
 }
 

@@ -1,0 +1,237 @@
+/*
+ * forward.c - the GPT-2 transformer, top to bottom.
+ *
+ * For T new tokens at positions pos..pos+T-1 (T <= GPT_CHUNK), d = n_embd,
+ * hd = d / n_head, V = n_vocab:
+ *
+ *   x[T][d]  = token_embd[id] + position_embd[pos]
+ *   per layer:
+ *     h[T][d]     = layernorm(x; ln1)
+ *     qkv[T][3d]  = h @ Wqkv^T + b              (q | k | v, heads inside)
+ *     K,V cache[pos..pos+T) = k, v
+ *     h[T][d]     = softmax(q k^T / sqrt(hd), causal) v   per head
+ *     x          += h @ Wproj^T + b
+ *     h[T][d]     = layernorm(x; ln2)
+ *     ff[T][n_ff] = gelu_tanh(h @ Wfc^T + b)
+ *     x          += ff @ Wfc_proj^T + b
+ *   logits[V]   = layernorm(x[last]; lnf) @ Wout^T   (Wout = token_embd if tied)
+ *
+ * Matrix products and attention run on the session's pool, split by output
+ * rows (or by (token, head) pairs), never along a reduction, so results do
+ * not depend on the thread count.  The cancel callback is polled between
+ * layers, on the calling thread only.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "internal.h"
+#include "session.h"
+
+/* ------------------------------------------------------- matrix products */
+
+enum { EPI_BIAS, EPI_BIAS_GELU, EPI_BIAS_ADD_TO };
+
+typedef struct matmul_job {
+    const gpt_kernels *k;
+    const gpt_matrix *W;
+    const float *x;   /* [T][ldx] */
+    int ldx, T;
+    float *y;         /* [T][ldy] */
+    int ldy;
+    const float *bias;/* [rows] or NULL */
+    int epilogue;
+    float *dst;       /* EPI_BIAS_ADD_TO: dst[t][r] += y + b (stride ldy) */
+} matmul_job;
+
+static inline float
+gelu_tanh(float x)
+{
+    /* GPT-2's approximation: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */
+    const float c = 0.7978845608028654f;
+    return 0.5f * x * (1.0f + tanhf(c * (x + 0.044715f * x * x * x)));
+}
+
+static void
+matmul_task(void *arg, int ith, int nth)
+{
+    matmul_job *j = arg;
+    int lo, hi, t, r;
+
+    gpt_split(j->W->rows, 16, ith, nth, &lo, &hi);
+    if (lo >= hi)
+        return;
+    j->k->matmul(j->W, j->x, j->ldx, j->T, j->y, j->ldy, lo, hi);
+    for (t = 0; t < j->T; t++) {
+        float *y = j->y + (size_t)t * j->ldy;
+        switch (j->epilogue) {
+        case EPI_BIAS:
+            if (j->bias)
+                for (r = lo; r < hi; r++)
+                    y[r] += j->bias[r];
+            break;
+        case EPI_BIAS_GELU:
+            for (r = lo; r < hi; r++)
+                y[r] = gelu_tanh(y[r] + j->bias[r]);
+            break;
+        case EPI_BIAS_ADD_TO: {
+            float *d = j->dst + (size_t)t * j->ldy;
+            for (r = lo; r < hi; r++)
+                d[r] += y[r] + j->bias[r];
+            break;
+        }
+        }
+    }
+}
+
+static void
+matmul(gpt_session *s, const gpt_matrix *W, const float *x, int T, float *y,
+       const float *bias, int epilogue, float *dst)
+{
+    matmul_job j = {s->kern, W, x, W->cols, T, y, W->rows, bias, epilogue, dst};
+    gpt_pool_run(s->pool, matmul_task, &j);
+}
+
+/* -------------------------------------------------------------- attention */
+
+typedef struct attn_job {
+    gpt_session *s;
+    int layer, pos, T;
+} attn_job;
+
+static void
+attn_task(void *arg, int ith, int nth)
+{
+    attn_job *j = arg;
+    gpt_session *s = j->s;
+    const gpt_model *m = s->model;
+    int d = m->n_embd, nh = m->n_head, hd = d / nh;
+    size_t layer_off = (size_t)j->layer * m->n_ctx * d;
+    const float *kc = s->k_cache + layer_off, *vc = s->v_cache + layer_off;
+    float *sc = s->scores + (size_t)ith * m->n_ctx;
+    float scale = 1.0f / sqrtf((float)hd);
+    int lo, hi, i;
+
+    gpt_split(j->T * nh, 1, ith, nth, &lo, &hi);
+    for (i = lo; i < hi; i++) {
+        int t = i / nh, h = i % nh, p = j->pos + t, k;
+        const float *q = s->qkv + (size_t)t * 3 * d + h * hd;
+        float *out = s->h + (size_t)t * d + h * hd;
+        float mx = -INFINITY, sum = 0.0f, inv;
+
+        for (k = 0; k <= p; k++) {
+            sc[k] = s->kern->dot(q, kc + (size_t)k * d + h * hd, hd) * scale;
+            if (sc[k] > mx)
+                mx = sc[k];
+        }
+        for (k = 0; k <= p; k++) {
+            sc[k] = expf(sc[k] - mx);
+            sum += sc[k];
+        }
+        inv = 1.0f / sum;
+        memset(out, 0, (size_t)hd * sizeof *out);
+        for (k = 0; k <= p; k++)
+            s->kern->axpy(sc[k] * inv, vc + (size_t)k * d + h * hd, out, hd);
+    }
+}
+
+/* ------------------------------------------------------------- layer norm */
+
+static void
+layernorm(float *out, const float *x, const float *w, const float *b, int n,
+          float eps)
+{
+    double sum = 0, var = 0;
+    float mean, rstd;
+    int i;
+
+    for (i = 0; i < n; i++)
+        sum += x[i];
+    mean = (float)(sum / n);
+    for (i = 0; i < n; i++) {
+        double dx = (double)x[i] - mean;
+        var += dx * dx;
+    }
+    rstd = (float)(1.0 / sqrt(var / n + eps));
+    for (i = 0; i < n; i++)
+        out[i] = (x[i] - mean) * rstd * w[i] + b[i];
+}
+
+/* ---------------------------------------------------------------- forward */
+
+gpt_status
+gpt_forward(gpt_session *s, const int32_t *ids, int T, int pos,
+            int logits_mode, gpt_error *err)
+{
+    const gpt_model *m = s->model;
+    int d = m->n_embd, l, t;
+    float *row = s->h; /* scratch for embedding rows */
+
+    if (T < 1 || T > GPT_CHUNK || pos < 0 || pos + T > m->n_ctx)
+        return gpt_set_error(err, GPT_ERR_INTERNAL,
+                             "forward of %d tokens at position %d does not "
+                             "fit the context of %d",
+                             T, pos, m->n_ctx);
+    if (s->n_cached > pos)
+        s->n_cached = pos;
+
+    for (t = 0; t < T; t++) {
+        float *x = s->x + (size_t)t * d;
+        int i;
+        if (ids[t] < 0 || ids[t] >= m->n_vocab)
+            return gpt_set_error(err, GPT_ERR_INVALID_ARGUMENT,
+                                 "token id %d is out of range [0, %d)",
+                                 ids[t], m->n_vocab);
+        gpt_dequant_row(&m->tok_embd, ids[t], x);
+        gpt_dequant_row(&m->pos_embd, pos + t, row);
+        for (i = 0; i < d; i++)
+            x[i] += row[i];
+    }
+
+    for (l = 0; l < m->n_layer; l++) {
+        const gpt_layer *L = &m->layers[l];
+        size_t cache_off = ((size_t)l * m->n_ctx + pos) * d;
+        attn_job aj = {s, l, pos, T};
+
+        if (gpt_session_check_cancel(s))
+            return gpt_set_error(err, GPT_ERR_CANCELLED,
+                                 "canceled by the caller");
+        for (t = 0; t < T; t++)
+            layernorm(s->h + (size_t)t * d, s->x + (size_t)t * d, L->ln1_w,
+                      L->ln1_b, d, m->norm_eps);
+        matmul(s, &L->qkv, s->h, T, s->qkv, L->qkv_b, EPI_BIAS, NULL);
+        for (t = 0; t < T; t++) {
+            const float *qkv = s->qkv + (size_t)t * 3 * d;
+            memcpy(s->k_cache + cache_off + (size_t)t * d, qkv + d,
+                   (size_t)d * sizeof(float));
+            memcpy(s->v_cache + cache_off + (size_t)t * d, qkv + 2 * d,
+                   (size_t)d * sizeof(float));
+        }
+        gpt_pool_run(s->pool, attn_task, &aj);
+        /* x += attn @ Wproj^T + b (ff is free scratch here) */
+        matmul(s, &L->proj, s->h, T, s->ff, L->proj_b, EPI_BIAS_ADD_TO, s->x);
+        for (t = 0; t < T; t++)
+            layernorm(s->h + (size_t)t * d, s->x + (size_t)t * d, L->ln2_w,
+                      L->ln2_b, d, m->norm_eps);
+        matmul(s, &L->fc, s->h, T, s->ff, L->fc_b, EPI_BIAS_GELU, NULL);
+        /* qkv is free scratch now ([T][3d] >= [T][d]) */
+        {
+            matmul_job j = {s->kern, &L->fc_proj, s->ff, m->n_ff, T, s->qkv,
+                            d, L->fc_proj_b, EPI_BIAS_ADD_TO, s->x};
+            gpt_pool_run(s->pool, matmul_task, &j);
+        }
+    }
+    s->n_cached = pos + T;
+    memcpy(s->cached_ids + pos, ids, (size_t)T * sizeof *ids);
+
+    if (logits_mode == GPT_LOGITS_LAST) {
+        layernorm(s->h, s->x + (size_t)(T - 1) * d, m->lnf_w, m->lnf_b, d,
+                  m->norm_eps);
+        matmul(s, &m->output, s->h, 1, s->logits, NULL, EPI_BIAS, NULL);
+    } else if (logits_mode == GPT_LOGITS_ALL) {
+        for (t = 0; t < T; t++)
+            layernorm(s->h + (size_t)t * d, s->x + (size_t)t * d, m->lnf_w,
+                      m->lnf_b, d, m->norm_eps);
+        matmul(s, &m->output, s->h, T, s->all_logits, NULL, EPI_BIAS, NULL);
+    }
+    return GPT_OK;
+}

@@ -1,0 +1,220 @@
+/*
+ * kernels.c - kernel dispatch and the portable C kernels.
+ *
+ * The portable kernels spell out the canonical order of kernels.h with
+ * fmaf(), one lane at a time; the SIMD files do exactly the same arithmetic
+ * sixteen lanes at a time.  Built with -ffp-contract=off semantics (ISO C
+ * mode), so the compiler never fuses or reorders what is written here.
+ */
+#include <math.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "kernels.h"
+
+float
+gpt_f16_to_f32(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16;
+    uint32_t exp = (h >> 10) & 0x1f, man = h & 0x3ff, u;
+    union { uint32_t u; float f; } v;
+
+    if (exp == 0x1f) {
+        u = sign | 0x7f800000u | (man << 13);       /* inf / nan */
+    } else if (exp != 0) {
+        u = sign | ((exp + 112) << 23) | (man << 13); /* normal */
+    } else if (man == 0) {
+        u = sign;                                    /* zero */
+    } else {                                         /* subnormal */
+        int e = -1;
+        do {
+            e++;
+            man <<= 1;
+        } while ((man & 0x400) == 0);
+        u = sign | ((uint32_t)(112 - e) << 23) | ((man & 0x3ff) << 13);
+    }
+    v.u = u;
+    return v.f;
+}
+
+/* One weight of a row, as float. */
+static inline float
+weight_at(const gpt_matrix *W, const uint8_t *row, int i)
+{
+    uint16_t h;
+
+    switch (W->type) {
+    case GGML_F32: {
+        float f;
+        memcpy(&f, row + (size_t)i * 4, 4);
+        return f;
+    }
+    case GGML_F16:
+        memcpy(&h, row + (size_t)i * 2, 2);
+        return gpt_f16_to_f32(h);
+    case GGML_BF16:
+        memcpy(&h, row + (size_t)i * 2, 2);
+        return gpt_bf16_to_f32(h);
+    case GGML_Q8_0: {
+        const uint8_t *b = row + (size_t)(i / 32) * 34;
+        memcpy(&h, b, 2);
+        return gpt_f16_to_f32(h) * (float)(int8_t)b[2 + i % 32];
+    }
+    }
+    return 0.0f;
+}
+
+void
+gpt_dequant_row(const gpt_matrix *W, int row, float *out)
+{
+    const uint8_t *r = (const uint8_t *)W->data + (size_t)row * W->row_bytes;
+    int i;
+
+    for (i = 0; i < W->cols; i++)
+        out[i] = weight_at(W, r, i);
+}
+
+/* Canonical dot product for F32/F16/BF16 rows. */
+static float
+dot_float_row(const gpt_matrix *W, const uint8_t *row, const float *x)
+{
+    float A[16] = {0}, B[16] = {0}, s[16];
+    int n = W->cols, c, j, nchunks = (n + 15) / 16;
+
+    for (c = 0; c < nchunks; c++) {
+        float *acc = (c & 1) ? B : A;
+        for (j = 0; j < 16; j++) {
+            int i = c * 16 + j;
+            if (i < n)
+                acc[j] = fmaf(weight_at(W, row, i), x[i], acc[j]);
+        }
+    }
+    for (j = 0; j < 16; j++)
+        s[j] = A[j] + B[j];
+    return gpt_reduce16(s);
+}
+
+/* Canonical dot product for Q8_0 rows (cols % 32 == 0). */
+static float
+dot_q8_0_row(const gpt_matrix *W, const uint8_t *row, const float *x)
+{
+    float A[16] = {0}, B[16] = {0}, s[16];
+    int nb = W->cols / 32, b, j;
+
+    for (b = 0; b < nb; b++) {
+        const uint8_t *blk = row + (size_t)b * 34;
+        const float *xb = x + b * 32;
+        float *acc = (b & 1) ? B : A;
+        uint16_t h;
+        float d;
+
+        memcpy(&h, blk, 2);
+        d = gpt_f16_to_f32(h);
+        for (j = 0; j < 16; j++) {
+            float t = (float)(int8_t)blk[2 + j] * xb[j];
+            t = fmaf((float)(int8_t)blk[2 + 16 + j], xb[16 + j], t);
+            acc[j] = fmaf(t, d, acc[j]);
+        }
+    }
+    for (j = 0; j < 16; j++)
+        s[j] = A[j] + B[j];
+    return gpt_reduce16(s);
+}
+
+static void
+matmul_generic(const gpt_matrix *W, const float *x, int ldx, int T, float *y,
+               int ldy, int r0, int r1)
+{
+    int r, t;
+
+    for (r = r0; r < r1; r++) {
+        const uint8_t *row = (const uint8_t *)W->data + (size_t)r * W->row_bytes;
+        for (t = 0; t < T; t++)
+            y[(size_t)t * ldy + r] =
+                W->type == GGML_Q8_0
+                    ? dot_q8_0_row(W, row, x + (size_t)t * ldx)
+                    : dot_float_row(W, row, x + (size_t)t * ldx);
+    }
+}
+
+static float
+dot_generic(const float *a, const float *b, int n)
+{
+    float A[16] = {0}, B[16] = {0}, s[16];
+    int c, j, nchunks = (n + 15) / 16;
+
+    for (c = 0; c < nchunks; c++) {
+        float *acc = (c & 1) ? B : A;
+        for (j = 0; j < 16 && c * 16 + j < n; j++)
+            acc[j] = fmaf(a[c * 16 + j], b[c * 16 + j], acc[j]);
+    }
+    for (j = 0; j < 16; j++)
+        s[j] = A[j] + B[j];
+    return gpt_reduce16(s);
+}
+
+static void
+axpy_generic(float a, const float *x, float *y, int n)
+{
+    int i;
+    for (i = 0; i < n; i++)
+        y[i] = fmaf(a, x[i], y[i]);
+}
+
+const gpt_kernels gpt_kernels_generic_impl = {"generic", matmul_generic,
+                                              dot_generic, axpy_generic};
+
+static const gpt_kernels *best;
+static pthread_once_t best_once = PTHREAD_ONCE_INIT;
+
+static int
+cpu_has(const char *name)
+{
+    if (strcmp(name, "avx512") == 0)
+        return __builtin_cpu_supports("avx512f") &&
+               __builtin_cpu_supports("avx512bw") &&
+               __builtin_cpu_supports("avx512vl") &&
+               __builtin_cpu_supports("f16c") && __builtin_cpu_supports("fma");
+    if (strcmp(name, "avx2") == 0)
+        return __builtin_cpu_supports("avx2") &&
+               __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+    return strcmp(name, "generic") == 0;
+}
+
+static void
+choose_best(void)
+{
+    __builtin_cpu_init();
+    if (cpu_has("avx512"))
+        best = &gpt_kernels_avx512_impl;
+    else if (cpu_has("avx2"))
+        best = &gpt_kernels_avx2_impl;
+    else
+        best = &gpt_kernels_generic_impl;
+}
+
+const gpt_kernels *
+gpt_kernels_get(void)
+{
+    pthread_once(&best_once, choose_best);
+    return best;
+}
+
+const gpt_kernels *
+gpt_kernels_generic(void)
+{
+    return &gpt_kernels_generic_impl;
+}
+
+const gpt_kernels *
+gpt_kernels_by_name(const char *name)
+{
+    __builtin_cpu_init();
+    if (!cpu_has(name))
+        return NULL;
+    if (strcmp(name, "avx512") == 0)
+        return &gpt_kernels_avx512_impl;
+    if (strcmp(name, "avx2") == 0)
+        return &gpt_kernels_avx2_impl;
+    return &gpt_kernels_generic_impl;
+}

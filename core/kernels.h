@@ -1,0 +1,69 @@
+/*
+ * kernels.h - the matrix kernels of the forward pass.
+ *
+ * Every output is one dot product computed in one canonical order, whatever
+ * the CPU path (AVX-512, AVX2, portable C), the thread split or the number
+ * of tokens in the call: 16 lanes, lane j accumulating elements j, j+16, ...
+ * with fused multiply-adds into two accumulators (even and odd 16-element
+ * chunks, or even and odd 32-weight blocks for Q8_0), summed lane-wise and
+ * then reduced by a fixed tree (16 -> 8 -> 4 -> 2 -> 1).  This is what makes
+ * logits bit-identical for any thread count, batch or cache state, and the
+ * same on every x86-64 machine.
+ */
+#ifndef GPT_KERNELS_H
+#define GPT_KERNELS_H
+
+#include "model.h"
+
+/* y[t*ldy + r] = dot(W[r], x[t*ldx ...]) for r in [r0, r1), t in [0, T). */
+typedef void (*gpt_matmul_fn)(const gpt_matrix *W, const float *x, int ldx,
+                              int T, float *y, int ldy, int r0, int r1);
+
+/* Canonical dot product of two float vectors (attention scores). */
+typedef float (*gpt_dot_fn)(const float *a, const float *b, int n);
+/* y[i] = fma(a, x[i], y[i]): lane-independent, so exact on every path. */
+typedef void (*gpt_axpy_fn)(float a, const float *x, float *y, int n);
+
+typedef struct gpt_kernels {
+    const char *name;        /* "avx512", "avx2", "generic" */
+    gpt_matmul_fn matmul;
+    gpt_dot_fn dot;
+    gpt_axpy_fn axpy;
+} gpt_kernels;
+
+/* The best kernels this CPU runs (chosen once, thread-safe). */
+const gpt_kernels *gpt_kernels_get(void);
+/* The portable kernels (tests compare every path against these). */
+const gpt_kernels *gpt_kernels_generic(void);
+/* The kernels by name, NULL if this CPU cannot run them. */
+const gpt_kernels *gpt_kernels_by_name(const char *name);
+
+/* Row `row` of W as floats (embedding lookups). */
+void gpt_dequant_row(const gpt_matrix *W, int row, float *out);
+
+/* IEEE half/bfloat16 -> float, exact. */
+float gpt_f16_to_f32(uint16_t h);
+static inline float
+gpt_bf16_to_f32(uint16_t h)
+{
+    union { uint32_t u; float f; } v = {(uint32_t)h << 16};
+    return v.f;
+}
+
+/* The canonical 16-lane tree reduction. */
+static inline float
+gpt_reduce16(float s[16])
+{
+    int i;
+    for (i = 0; i < 8; i++) s[i] += s[i + 8];
+    for (i = 0; i < 4; i++) s[i] += s[i + 4];
+    for (i = 0; i < 2; i++) s[i] += s[i + 2];
+    return s[0] + s[1];
+}
+
+/* Implementations, one per file. */
+extern const gpt_kernels gpt_kernels_generic_impl;
+extern const gpt_kernels gpt_kernels_avx2_impl;
+extern const gpt_kernels gpt_kernels_avx512_impl;
+
+#endif

@@ -1,0 +1,391 @@
+/*
+ * kernels_x86.c - AVX-512 and AVX2 matrix kernels.
+ *
+ * Both compute exactly the canonical order described in kernels.h (see the
+ * portable version in kernels.c): a 16-lane accumulator pair per output,
+ * even chunks (blocks) into A and odd ones into B, then A + B and the fixed
+ * tree reduction.  AVX2 holds each 16-lane accumulator as two 8-lane halves.
+ * Functions carry target attributes so the rest of the core is compiled for
+ * the baseline ISA and the right path is picked at run time.
+ *
+ * Shape of a call: W is [rows][cols], x is T vectors of cols floats
+ * (stride ldx), y receives T vectors (stride ldy) for rows [r0, r1).
+ * Rows are processed in groups (4 for AVX-512, 2 for AVX2) so each loaded
+ * x chunk feeds several rows; for T > 1 the group's rows stay in L1/L2 while
+ * every token reuses them, so the weights stream from memory once per call.
+ */
+#include <immintrin.h>
+#include <string.h>
+
+#include "kernels.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+
+#define T512 __attribute__((target("avx512f,avx512bw,avx512vl,fma,f16c")))
+#define T256 __attribute__((target("avx2,fma,f16c")))
+
+/* ------------------------------------------------------------- AVX-512 */
+
+T512 static inline float
+hsum512(__m512 v)
+{
+    __m256 lo = _mm512_castps512_ps256(v);
+    __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
+    __m256 s8 = _mm256_add_ps(lo, hi);                     /* s[i] + s[i+8] */
+    __m128 a = _mm_add_ps(_mm256_castps256_ps128(s8),
+                          _mm256_extractf128_ps(s8, 1));   /* + s[i+4] */
+    __m128 b = _mm_add_ps(a, _mm_movehl_ps(a, a));         /* + s[i+2] */
+    return _mm_cvtss_f32(_mm_add_ss(b, _mm_shuffle_ps(b, b, 1)));
+}
+
+/* 16 weights of a float-typed row starting at element i, masked. */
+T512 static inline __m512
+load16_512(uint32_t type, const uint8_t *row, int i, __mmask16 m)
+{
+    switch (type) {
+    case GGML_F16:
+        return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, row + (size_t)i * 2));
+    case GGML_BF16:
+        return _mm512_castsi512_ps(_mm512_slli_epi32(
+            _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, row + (size_t)i * 2)),
+            16));
+    default:
+        return _mm512_maskz_loadu_ps(m, row + (size_t)i * 4);
+    }
+}
+
+#define G512 4 /* rows per group */
+
+T512 static void
+float_group_512(const gpt_matrix *W, const uint8_t *rows[G512], const float *x,
+                float out[G512])
+{
+    __m512 A[G512], B[G512];
+    int n = W->cols, nchunks = (n + 15) / 16, c, g;
+    uint32_t type = W->type;
+
+    for (g = 0; g < G512; g++)
+        A[g] = B[g] = _mm512_setzero_ps();
+    for (c = 0; c + 1 < nchunks; c += 2) {
+        __mmask16 m1 = (c + 1) * 16 + 16 <= n ? (__mmask16)0xffff
+                                               : (__mmask16)((1u << (n - (c + 1) * 16)) - 1);
+        __m512 x0 = _mm512_loadu_ps(x + c * 16);
+        __m512 x1 = _mm512_maskz_loadu_ps(m1, x + (c + 1) * 16);
+        for (g = 0; g < G512; g++) {
+            A[g] = _mm512_fmadd_ps(load16_512(type, rows[g], c * 16, 0xffff), x0, A[g]);
+            B[g] = _mm512_fmadd_ps(load16_512(type, rows[g], (c + 1) * 16, m1), x1, B[g]);
+        }
+    }
+    if (c < nchunks) {
+        __mmask16 m0 = c * 16 + 16 <= n ? (__mmask16)0xffff
+                                         : (__mmask16)((1u << (n - c * 16)) - 1);
+        __m512 x0 = _mm512_maskz_loadu_ps(m0, x + c * 16);
+        for (g = 0; g < G512; g++)
+            A[g] = _mm512_fmadd_ps(load16_512(type, rows[g], c * 16, m0), x0, A[g]);
+    }
+    for (g = 0; g < G512; g++)
+        out[g] = hsum512(_mm512_add_ps(A[g], B[g]));
+}
+
+T512 static inline __m512
+q8_block_dot_512(const uint8_t *blk, __m512 x0, __m512 x1)
+{
+    __m512 w0 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(blk + 2))));
+    __m512 w1 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(blk + 18))));
+    return _mm512_fmadd_ps(w1, x1, _mm512_mul_ps(w0, x0));
+}
+
+T512 static inline __m512
+q8_scale_512(const uint8_t *blk)
+{
+    uint16_t h;
+    memcpy(&h, blk, 2);
+    return _mm512_set1_ps(_cvtsh_ss(h));
+}
+
+T512 static void
+q8_group_512(const gpt_matrix *W, const uint8_t *rows[G512], const float *x,
+             float out[G512])
+{
+    __m512 A[G512], B[G512];
+    int nb = W->cols / 32, b, g;
+
+    for (g = 0; g < G512; g++)
+        A[g] = B[g] = _mm512_setzero_ps();
+    for (b = 0; b + 1 < nb; b += 2) {
+        __m512 x0 = _mm512_loadu_ps(x + b * 32), x1 = _mm512_loadu_ps(x + b * 32 + 16);
+        __m512 x2 = _mm512_loadu_ps(x + b * 32 + 32), x3 = _mm512_loadu_ps(x + b * 32 + 48);
+        for (g = 0; g < G512; g++) {
+            const uint8_t *b0 = rows[g] + (size_t)b * 34, *b1 = b0 + 34;
+            A[g] = _mm512_fmadd_ps(q8_block_dot_512(b0, x0, x1), q8_scale_512(b0), A[g]);
+            B[g] = _mm512_fmadd_ps(q8_block_dot_512(b1, x2, x3), q8_scale_512(b1), B[g]);
+        }
+    }
+    if (b < nb) {
+        __m512 x0 = _mm512_loadu_ps(x + b * 32), x1 = _mm512_loadu_ps(x + b * 32 + 16);
+        for (g = 0; g < G512; g++) {
+            const uint8_t *b0 = rows[g] + (size_t)b * 34;
+            A[g] = _mm512_fmadd_ps(q8_block_dot_512(b0, x0, x1), q8_scale_512(b0), A[g]);
+        }
+    }
+    for (g = 0; g < G512; g++)
+        out[g] = hsum512(_mm512_add_ps(A[g], B[g]));
+}
+
+T512 static void
+matmul_avx512(const gpt_matrix *W, const float *x, int ldx, int T, float *y,
+              int ldy, int r0, int r1)
+{
+    const uint8_t *base = W->data;
+    int r, t, g;
+
+    for (r = r0; r < r1; r += G512) {
+        const uint8_t *rows[G512];
+        int nr = r1 - r < G512 ? r1 - r : G512;
+        float out[G512];
+
+        for (g = 0; g < G512; g++)   /* pad a short group with its last row */
+            rows[g] = base + (size_t)(r + (g < nr ? g : nr - 1)) * W->row_bytes;
+        for (t = 0; t < T; t++) {
+            if (W->type == GGML_Q8_0)
+                q8_group_512(W, rows, x + (size_t)t * ldx, out);
+            else
+                float_group_512(W, rows, x + (size_t)t * ldx, out);
+            for (g = 0; g < nr; g++)
+                y[(size_t)t * ldy + r + g] = out[g];
+        }
+    }
+}
+
+T512 static float
+dot_avx512(const float *a, const float *b, int n)
+{
+    __m512 A = _mm512_setzero_ps(), B = _mm512_setzero_ps();
+    int c, nchunks = (n + 15) / 16;
+
+    for (c = 0; c < nchunks; c++) {
+        __mmask16 m = c * 16 + 16 <= n ? (__mmask16)0xffff
+                                        : (__mmask16)((1u << (n - c * 16)) - 1);
+        __m512 p = _mm512_maskz_loadu_ps(m, a + c * 16), q = _mm512_maskz_loadu_ps(m, b + c * 16);
+        if (c & 1)
+            B = _mm512_fmadd_ps(p, q, B);
+        else
+            A = _mm512_fmadd_ps(p, q, A);
+    }
+    return hsum512(_mm512_add_ps(A, B));
+}
+
+T512 static void
+axpy_avx512(float a, const float *x, float *y, int n)
+{
+    __m512 va = _mm512_set1_ps(a);
+    int i;
+
+    for (i = 0; i < n; i += 16) {
+        __mmask16 m = i + 16 <= n ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        _mm512_mask_storeu_ps(y + i, m,
+                              _mm512_fmadd_ps(va, _mm512_maskz_loadu_ps(m, x + i),
+                                              _mm512_maskz_loadu_ps(m, y + i)));
+    }
+}
+
+const gpt_kernels gpt_kernels_avx512_impl = {"avx512", matmul_avx512,
+                                             dot_avx512, axpy_avx512};
+
+/* ---------------------------------------------------------------- AVX2 */
+
+/* A 16-lane vector as two 8-lane halves. */
+typedef struct v16 { __m256 lo, hi; } v16;
+
+T256 static inline float
+hsum256x2(v16 v)
+{
+    __m256 s8 = _mm256_add_ps(v.lo, v.hi);                 /* s[i] + s[i+8] */
+    __m128 a = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
+    __m128 b = _mm_add_ps(a, _mm_movehl_ps(a, a));
+    return _mm_cvtss_f32(_mm_add_ss(b, _mm_shuffle_ps(b, b, 1)));
+}
+
+/* 8 weights at element i (the caller guarantees i + 8 <= cols). */
+T256 static inline __m256
+load8_256(uint32_t type, const uint8_t *row, int i)
+{
+    switch (type) {
+    case GGML_F16:
+        return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(row + (size_t)i * 2)));
+    case GGML_BF16:
+        return _mm256_castsi256_ps(_mm256_slli_epi32(
+            _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(row + (size_t)i * 2))), 16));
+    default:
+        return _mm256_loadu_ps((const float *)(row + (size_t)i * 4));
+    }
+}
+
+/* Loads 8 lanes starting at element i of a row, zero beyond n. */
+T256 static inline __m256
+load8_tail(uint32_t type, const uint8_t *row, int i, int n)
+{
+    float tmp[8];
+    int j;
+
+    if (i + 8 <= n)
+        return load8_256(type, row, i);
+    for (j = 0; j < 8; j++) {
+        if (i + j < n) {
+            if (type == GGML_F32) {
+                memcpy(&tmp[j], row + (size_t)(i + j) * 4, 4);
+            } else {
+                uint16_t h;
+                memcpy(&h, row + (size_t)(i + j) * 2, 2);
+                tmp[j] = type == GGML_F16 ? gpt_f16_to_f32(h) : gpt_bf16_to_f32(h);
+            }
+        } else {
+            tmp[j] = 0.0f;
+        }
+    }
+    return _mm256_loadu_ps(tmp);
+}
+
+T256 static inline __m256
+loadx8_tail(const float *x, int i, int n)
+{
+    float tmp[8];
+    int j;
+
+    if (i + 8 <= n)
+        return _mm256_loadu_ps(x + i);
+    for (j = 0; j < 8; j++)
+        tmp[j] = i + j < n ? x[i + j] : 0.0f;
+    return _mm256_loadu_ps(tmp);
+}
+
+#define G256 2
+
+T256 static void
+float_group_256(const gpt_matrix *W, const uint8_t *rows[G256], const float *x,
+                float out[G256])
+{
+    v16 A[G256], B[G256];
+    int n = W->cols, nchunks = (n + 15) / 16, c, g;
+    uint32_t type = W->type;
+
+    for (g = 0; g < G256; g++)
+        A[g].lo = A[g].hi = B[g].lo = B[g].hi = _mm256_setzero_ps();
+    for (c = 0; c < nchunks; c++) {
+        int i = c * 16;
+        __m256 xl = loadx8_tail(x, i, n), xh = loadx8_tail(x, i + 8, n);
+        for (g = 0; g < G256; g++) {
+            v16 *acc = (c & 1) ? &B[g] : &A[g];
+            acc->lo = _mm256_fmadd_ps(load8_tail(type, rows[g], i, n), xl, acc->lo);
+            acc->hi = _mm256_fmadd_ps(load8_tail(type, rows[g], i + 8, n), xh, acc->hi);
+        }
+    }
+    for (g = 0; g < G256; g++) {
+        v16 s = {_mm256_add_ps(A[g].lo, B[g].lo), _mm256_add_ps(A[g].hi, B[g].hi)};
+        out[g] = hsum256x2(s);
+    }
+}
+
+T256 static inline __m256
+i8x8_to_ps(const uint8_t *p)
+{
+    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)p)));
+}
+
+T256 static void
+q8_group_256(const gpt_matrix *W, const uint8_t *rows[G256], const float *x,
+             float out[G256])
+{
+    v16 A[G256], B[G256];
+    int nb = W->cols / 32, b, g;
+
+    for (g = 0; g < G256; g++)
+        A[g].lo = A[g].hi = B[g].lo = B[g].hi = _mm256_setzero_ps();
+    for (b = 0; b < nb; b++) {
+        const float *xb = x + b * 32;
+        __m256 x0 = _mm256_loadu_ps(xb), x1 = _mm256_loadu_ps(xb + 8);
+        __m256 x2 = _mm256_loadu_ps(xb + 16), x3 = _mm256_loadu_ps(xb + 24);
+        for (g = 0; g < G256; g++) {
+            const uint8_t *blk = rows[g] + (size_t)b * 34;
+            v16 *acc = (b & 1) ? &B[g] : &A[g];
+            uint16_t h;
+            __m256 d, tl, th;
+
+            memcpy(&h, blk, 2);
+            d = _mm256_set1_ps(_cvtsh_ss(h));
+            /* lanes 0-7: q[0..7]*x[0..7] + q[16..23]*x[16..23]; lanes 8-15 likewise */
+            tl = _mm256_fmadd_ps(i8x8_to_ps(blk + 18), x2, _mm256_mul_ps(i8x8_to_ps(blk + 2), x0));
+            th = _mm256_fmadd_ps(i8x8_to_ps(blk + 26), x3, _mm256_mul_ps(i8x8_to_ps(blk + 10), x1));
+            acc->lo = _mm256_fmadd_ps(tl, d, acc->lo);
+            acc->hi = _mm256_fmadd_ps(th, d, acc->hi);
+        }
+    }
+    for (g = 0; g < G256; g++) {
+        v16 s = {_mm256_add_ps(A[g].lo, B[g].lo), _mm256_add_ps(A[g].hi, B[g].hi)};
+        out[g] = hsum256x2(s);
+    }
+}
+
+T256 static void
+matmul_avx2(const gpt_matrix *W, const float *x, int ldx, int T, float *y,
+            int ldy, int r0, int r1)
+{
+    const uint8_t *base = W->data;
+    int r, t, g;
+
+    for (r = r0; r < r1; r += G256) {
+        const uint8_t *rows[G256];
+        int nr = r1 - r < G256 ? r1 - r : G256;
+        float out[G256];
+
+        for (g = 0; g < G256; g++)
+            rows[g] = base + (size_t)(r + (g < nr ? g : nr - 1)) * W->row_bytes;
+        for (t = 0; t < T; t++) {
+            if (W->type == GGML_Q8_0)
+                q8_group_256(W, rows, x + (size_t)t * ldx, out);
+            else
+                float_group_256(W, rows, x + (size_t)t * ldx, out);
+            for (g = 0; g < nr; g++)
+                y[(size_t)t * ldy + r + g] = out[g];
+        }
+    }
+}
+
+T256 static float
+dot_avx2(const float *a, const float *b, int n)
+{
+    v16 A = {_mm256_setzero_ps(), _mm256_setzero_ps()}, B = A, s;
+    int c, nchunks = (n + 15) / 16;
+
+    for (c = 0; c < nchunks; c++) {
+        int i = c * 16;
+        v16 *acc = (c & 1) ? &B : &A;
+        acc->lo = _mm256_fmadd_ps(loadx8_tail(a, i, n), loadx8_tail(b, i, n), acc->lo);
+        acc->hi = _mm256_fmadd_ps(loadx8_tail(a, i + 8, n), loadx8_tail(b, i + 8, n), acc->hi);
+    }
+    s.lo = _mm256_add_ps(A.lo, B.lo);
+    s.hi = _mm256_add_ps(A.hi, B.hi);
+    return hsum256x2(s);
+}
+
+T256 static void
+axpy_avx2(float a, const float *x, float *y, int n)
+{
+    __m256 va = _mm256_set1_ps(a);
+    int i;
+
+    for (i = 0; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+    for (; i < n; i++)
+        y[i] = __builtin_fmaf(a, x[i], y[i]);
+}
+
+const gpt_kernels gpt_kernels_avx2_impl = {"avx2", matmul_avx2, dot_avx2,
+                                           axpy_avx2};
+
+#else /* not x86: only the portable kernels exist */
+
+const gpt_kernels gpt_kernels_avx512_impl = {"generic", NULL, NULL, NULL};
+const gpt_kernels gpt_kernels_avx2_impl = {"generic", NULL, NULL, NULL};
+
+#endif
