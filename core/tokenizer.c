@@ -51,6 +51,9 @@ struct gpt_tokenizer {
     pair_slot *pair_tab;
     uint64_t pair_mask;
     int32_t byte_id[256];
+    /* bit (a << 8 | b) set when bytes a, b are adjacent inside some ranked
+     * token; where they are not, no merge can ever join them */
+    uint64_t joinable[256 * 256 / 64];
 };
 
 /* ------------------------------------------------------------ hashing */
@@ -430,7 +433,12 @@ gpt_tokenizer_new(const char *const *tokens, const uint32_t *token_lens,
         if (st != GPT_OK)
             goto fail;
         if (t->rank[r] == NO_RANK) {
+            const unsigned char *q = t->arena + t->off[r];
             t->rank[r] = i;
+            for (size_t k = 1; k < t->off[r + 1] - t->off[r]; k++) {
+                unsigned bits = (unsigned)q[k - 1] << 8 | q[k];
+                t->joinable[bits >> 6] |= UINT64_C(1) << (bits & 63);
+            }
             n_ranked++;
             len = t->off[r + 1] - t->off[r];
             if (len > t->max_ranked_len)
@@ -847,7 +855,25 @@ encode_piece(enc *e, const unsigned char *p, size_t n)
         bpe_small(e, p, n);
         return 0;
     }
-    return bpe_long(e, p, n);
+    /* A long piece is cut where two bytes can never be joined: no part can
+     * span the cut, the pair across it never has a rank, so each side
+     * merges exactly as it would alone. */
+    {
+        size_t start = 0, i;
+        for (i = 1; i <= n; i++) {
+            unsigned bits = i < n ? (unsigned)p[i - 1] << 8 | p[i] : 0;
+            if (i < n && (t->joinable[bits >> 6] >> (bits & 63) & 1))
+                continue;
+            if (i - start == 1)
+                e->ids[e->n++] = t->byte_id[p[start]];
+            else if (i - start <= SMALL_PIECE)
+                bpe_small(e, p + start, i - start);
+            else if (bpe_long(e, p + start, i - start) != 0)
+                return -1;
+            start = i;
+        }
+    }
+    return 0;
 }
 
 /* Encodes text; with count_only the ids are dropped piece by piece. */

@@ -505,8 +505,20 @@ reference_bpe(const gpt_tokenizer *t, const char *p, size_t n, int32_t *out)
 static void
 test_long_pieces(const gpt_tokenizer *t)
 {
-    static const char *alphabets[] = {"ab", "abc", "aeinrst", "eeeel",
-                                      "\xC3\xA9" "e", "!?.", "0123"};
+    /* each set: units that form one piece when repeated at random */
+    static const char *sets[][8] = {
+        {"a", "b"},
+        {"a", "b", "c"},
+        {"a", "e", "i", "n", "r", "s", "t"},
+        {"e", "e", "e", "l"},
+        {"\xC3\xA9", "e"},
+        {"!", "?", "."},
+        {"0", "1", "2", "3"},
+        {"q", "z", "x", "j", "k", "v", "w"},   /* many unjoinable pairs */
+        {"\xE4\xB8\xAD", "\xE6\x96\x87", "\xE5\xAD\x97", "\xE7\x9A\x84"},
+        {"th", "e", "qu", "z", "ing"},
+    };
+    const int n_sets = (int)(sizeof sets / sizeof sets[0]);
     char buf[3000];
     int32_t want[3000], *got = NULL;
     size_t n_got;
@@ -514,21 +526,17 @@ test_long_pieces(const gpt_tokenizer *t)
     int bad = 0;
 
     srand(99);
-    for (int iter = 0; iter < 300; iter++) {
-        const char *al = alphabets[iter % 7];
-        size_t alen = strlen(al), n = 0;
-        size_t target = 40 + (size_t)(rand() % (iter < 250 ? 200 : 2000));
-        size_t wn;
-        /* one piece: letters only, digits only or punctuation only */
+    for (int iter = 0; iter < 400; iter++) {
+        const char *const *set = sets[iter % n_sets];
+        int n_units = 0;
+        size_t n = 0, wn;
+        size_t target = 40 + (size_t)(rand() % (iter < 320 ? 200 : 2000));
+        while (n_units < 8 && set[n_units])
+            n_units++;
         while (n < target) {
-            if (al[0] == '\xC3' && rand() % 2 == 0) {
-                buf[n++] = '\xC3';
-                buf[n++] = '\xA9';
-            } else if (al[0] == '\xC3') {
-                buf[n++] = 'e';
-            } else {
-                buf[n++] = al[rand() % (int)alen];
-            }
+            const char *u = set[rand() % n_units];
+            memcpy(buf + n, u, strlen(u));
+            n += strlen(u);
         }
         wn = reference_bpe(t, buf, n, want);
         if (gpt_tokenizer_encode(t, buf, n, &got, &n_got, &err) != GPT_OK ||
