@@ -2,7 +2,7 @@
 """gen_models.py - writes the random-weight GPT-2 test models.
 
     gen_models.py [--out build/models] [--big] [--only NAME[,NAME]]
-    gen_models.py --hf build/models/hf-tiny
+    gen_models.py --hf build/models/hf-tiny [--big] [--hf-untied]
 
 Every model uses the full GPT-2 vocabulary (tests/data/gpt2/encoder.json,
 50257 tokens, <|endoftext|> = 50256) and merges (tests/data/gpt2/vocab.bpe),
@@ -16,7 +16,8 @@ and the metadata and tensor layout that llama.cpp writes for architecture
     --hf DIR: the tiny model's weights as a Hugging Face GPT-2 checkpoint
         (config.json, model.safetensors, vocab.json, merges.txt) for the
         converter test; converting it to F32 must give tiny-f32.gguf's
-        tensors exactly.
+        tensors exactly.  With --big, the 124M-shaped weights instead
+        (converted to F32/F16/Q8_0 they equal gpt2-124m-*.gguf's).
 
 Weights come from a fixed seed; each tensor draws from its own generator
 (seeded by the seed and the tensor's name) so the untied model equals the
@@ -290,8 +291,8 @@ def main(argv=None):
                     help="also write the 124M-shaped benchmark models")
     ap.add_argument("--only", help="comma-separated file names to write")
     ap.add_argument("--hf", metavar="DIR",
-                    help="write the tiny model as a Hugging Face checkpoint "
-                         "folder DIR instead")
+                    help="write the tiny model (--big: the 124M one) as a "
+                         "Hugging Face checkpoint folder DIR instead")
     ap.add_argument("--hf-untied", action="store_true",
                     help="with --hf: give it a separate lm_head.weight")
     ap.add_argument("--quiet", action="store_true")
@@ -299,7 +300,8 @@ def main(argv=None):
 
     if a.hf:
         t0 = time.time()
-        write_hf_checkpoint(a.hf, TINY, untied=a.hf_untied)
+        write_hf_checkpoint(a.hf, BIG if a.big else TINY,
+                            untied=a.hf_untied)
         if not a.quiet:
             print("wrote %s (%.1fs)" % (a.hf, time.time() - t0))
         return 0

@@ -531,10 +531,12 @@ def _main(argv):
             v = "[%s, ... %d items]" % (", ".join(map(repr, v[:4])), len(v))
         print("  %s = %r" % (k, v) if not isinstance(v, str)
               else "  %s = %s" % (k, v))
+    print("  tensors: name, type, numpy shape, ggml ne, data offset")
     for t in r.tensors.values():
-        print("  %-28s %-5s %-16s +%d" % (
+        print("  %-28s %-5s %-12s ne=[%s] +%d" % (
             t.name, GGML_TYPE_NAMES.get(t.ggml_type, t.ggml_type),
-            "x".join(map(str, t.shape)), t.offset))
+            "x".join(map(str, t.shape)),
+            ",".join(map(str, reversed(t.shape))), t.offset))
     return 0
 
 
