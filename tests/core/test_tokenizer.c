@@ -691,6 +691,87 @@ test_errors(const gpt_tokenizer *t, vocab *v)
     }
 }
 
+/* ------------------------------------------------ a hand-made vocab */
+
+/* GPT-2's byte-to-unicode form of byte b, as UTF-8, into out; returns the
+ * length. */
+static size_t
+byte_token(int b, char *out)
+{
+    int printable = (b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) ||
+                    (b >= 0xAE && b <= 0xFF);
+    int n = 0;
+    if (!printable) {
+        for (int x = 0; x < b; x++)
+            if (!((x >= 0x21 && x <= 0x7E) || (x >= 0xA1 && x <= 0xAC) ||
+                  (x >= 0xAE && x <= 0xFF)))
+                n++;
+    }
+    return gpt_utf8_encode(printable ? (uint32_t)b : 0x100 + (uint32_t)n, out);
+}
+
+static void
+test_small_vocab(void)
+{
+    /* ids 0..255: the bytes in value order (any order must work); then
+     * "bc", "ab", "abc", a special token outside the alphabet, and a
+     * duplicate of "ab" */
+    static char store[256][4];
+    const char *tokens[262];
+    uint32_t lens[262];
+    const char *merges[3] = {"b c", "a b", "ab c"};
+    uint32_t mlens[3] = {3, 3, 4};
+    gpt_tokenizer *t = NULL;
+    gpt_error err;
+    int32_t *ids = NULL;
+    size_t n = 0, bl;
+    const char *b;
+
+    for (int i = 0; i < 256; i++) {
+        lens[i] = (uint32_t)byte_token(i, store[i]);
+        tokens[i] = store[i];
+    }
+    tokens[256] = "bc";
+    tokens[257] = "ab";
+    tokens[258] = "abc";
+    tokens[259] = "<|\xE4\xBD\xA0|>"; /* not GPT-2's alphabet: raw UTF-8 */
+    tokens[260] = "ab";
+    tokens[261] = "\xC4\xA0x"; /* " x" */
+    lens[256] = 2;
+    lens[257] = 2;
+    lens[258] = 3;
+    lens[259] = 7;
+    lens[260] = 2;
+    lens[261] = 3;
+    CHECK(gpt_tokenizer_new(tokens, lens, 262, merges, mlens, 3, &t, &err) ==
+          GPT_OK, "small vocab: %s", err.message);
+    if (!t)
+        return;
+    /* tiktoken's rule: after "b c" (rank 0), "a"+"bc" is the ranked token
+     * "abc" and merges although only "ab c" is listed */
+    CHECK(gpt_tokenizer_encode(t, "abcx", 4, &ids, &n, &err) == GPT_OK &&
+          n == 2 && ids[0] == 258 && ids[1] == 'x',
+          "small vocab: abcx -> %zu ids", n);
+    gpt_free(ids);
+    CHECK(gpt_tokenizer_encode(t, "ab", 2, &ids, &n, &err) == GPT_OK &&
+          n == 1 && ids[0] == 257, "small vocab: ab");
+    gpt_free(ids);
+    /* " x" is a token but no merge makes it: not used by encode */
+    CHECK(gpt_tokenizer_encode(t, " x", 2, &ids, &n, &err) == GPT_OK &&
+          n == 2 && ids[0] == ' ' && ids[1] == 'x', "small vocab: unranked");
+    gpt_free(ids);
+    CHECK(gpt_tokenizer_lookup(t, "ab", 2) == 257, "duplicate: lowest id");
+    CHECK(gpt_tokenizer_lookup(t, "<|\xE4\xBD\xA0|>", 7) == 259,
+          "special token lookup");
+    b = gpt_tokenizer_token_bytes(t, 259, &bl);
+    CHECK(b && bl == 7 && memcmp(b, "<|\xE4\xBD\xA0|>", 7) == 0,
+          "special token bytes");
+    b = gpt_tokenizer_token_bytes(t, 261, &bl);
+    CHECK(b && bl == 2 && memcmp(b, " x", 2) == 0, "alphabet token bytes");
+    CHECK(gpt_tokenizer_token_bytes(t, 0, &bl) && bl == 1, "byte 0 token");
+    gpt_tokenizer_free(t);
+}
+
 /* ------------------------------------------------- time and corpus */
 
 static void
@@ -810,6 +891,7 @@ main(int argc, char **argv)
     test_utf8();
     test_long_pieces(t);
     test_errors(t, &v);
+    test_small_vocab();
     test_adversarial(t);
     if (argc > 2)
         test_corpus(t, argv[2]);
