@@ -27,7 +27,7 @@ ifeq ($(SANITIZE),1)
 endif
 CFLAGS  ?=
 ALL_CFLAGS = $(CFLAGS_BASE) $(CFLAGS) -Icore
-LDLIBS_CORE = -lopenblas -lpthread -lm
+LDLIBS_CORE = -lpthread -lm
 
 .PHONY: all core cli sqlite pg test test-core test-sqlite test-pg deps \
         test-models demo bench install clean

@@ -19,7 +19,8 @@
 #include "internal.h"
 #include "pool.h"
 
-#define SPIN_NS 2000000L /* how long an idle worker spins before sleeping */
+#define SPIN_NS 50000L    /* busy-wait this long for the next job, */
+#define YIELD_NS 1000000L /* then yield the CPU this long, then sleep */
 
 struct gpt_pool {
     int n;                      /* threads including the caller */
@@ -63,8 +64,14 @@ worker_main(void *va)
         /* spin, then sleep until a new job or stop */
         while ((g = atomic_load_explicit(&p->gen, memory_order_acquire)) == seen &&
                !atomic_load(&p->stop)) {
+            long waited;
             cpu_relax();
-            if (++spins % 256 == 0 && now_ns() - start > SPIN_NS) {
+            if (++spins % 64 != 0)
+                continue;
+            waited = now_ns() - start;
+            if (waited > SPIN_NS)
+                sched_yield(); /* let an oversubscribed CPU run real work */
+            if (waited > YIELD_NS) {
                 pthread_mutex_lock(&p->mu);
                 while (atomic_load(&p->gen) == seen && !atomic_load(&p->stop))
                     pthread_cond_wait(&p->cv, &p->mu);
@@ -175,7 +182,7 @@ gpt_pool_run(gpt_pool *p, gpt_task_fn fn, void *arg)
         int spins = 0;
         while (atomic_load_explicit(&p->done, memory_order_acquire) < p->n - 1) {
             cpu_relax();
-            if (++spins > 100000)
+            if (++spins > 2000)
                 sched_yield();
         }
     }

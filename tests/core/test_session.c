@@ -1,0 +1,414 @@
+/*
+ * test_session.c - behaviour of the core's model, sessions and generation on
+ * a real GGUF test model (argv[1]):
+ *   - every kernel path this CPU has (AVX-512, AVX2, portable) gives
+ *     bit-identical matrix products, for F32, F16, BF16 and Q8_0 rows;
+ *   - logits are bit-identical for 1, 2, 3 and 4 threads;
+ *   - incremental decoding with the KV cache (and prefix reuse) gives the
+ *     same logits, bit for bit, as a fresh session on the whole sequence;
+ *   - generation is deterministic, seeds matter, streaming concatenates to
+ *     the whole text, stop strings cut, options are validated, context
+ *     overflow is an error, cancellation returns GPT_ERR_CANCELLED and leaves
+ *     the session usable.
+ * Prints "session: N passed, M failed".
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gpt.h"
+#include "kernels.h"
+
+static int passed, failed;
+
+#define CHECK(cond, ...)                                                    \
+    do {                                                                    \
+        if (cond) {                                                         \
+            passed++;                                                       \
+        } else {                                                            \
+            failed++;                                                       \
+            printf("FAIL %s:%d: ", __FILE__, __LINE__);                     \
+            printf(__VA_ARGS__);                                            \
+            printf("\n");                                                   \
+        }                                                                   \
+    } while (0)
+
+static gpt_model *model;
+static int n_vocab, n_ctx;
+
+static float *
+logits_of(int threads, const int32_t *ids, size_t n)
+{
+    gpt_session *s;
+    gpt_error err;
+    float *l = NULL;
+
+    if (gpt_session_new(model, &s, &err) != GPT_OK)
+        return NULL;
+    gpt_session_set_threads(s, threads, &err);
+    if (gpt_eval_logits(s, ids, n, &l, &err) != GPT_OK)
+        printf("eval: %s\n", err.message);
+    gpt_session_free(s);
+    return l;
+}
+
+/* ---- kernels: every path equals the portable one, bit for bit ---- */
+
+static uint16_t
+f32_to_f16_rne(float f)
+{
+    /* enough for test data in the normal range */
+    union { float f; uint32_t u; } v = {f};
+    uint32_t sign = (v.u >> 16) & 0x8000, exp = (v.u >> 23) & 0xff, man = v.u & 0x7fffff;
+    int e = (int)exp - 127 + 15;
+    uint32_t h;
+    if (e <= 0)
+        return (uint16_t)sign;
+    h = sign | ((uint32_t)e << 10) | (man >> 13);
+    if ((man & 0x1fff) > 0x1000 || ((man & 0x1fff) == 0x1000 && (h & 1)))
+        h++;
+    return (uint16_t)h;
+}
+
+static void
+test_kernels(void)
+{
+    static const char *paths[] = {"avx512", "avx2"};
+    const gpt_kernels *ref = gpt_kernels_generic();
+    uint32_t types[] = {GGML_F32, GGML_F16, GGML_BF16, GGML_Q8_0};
+    int cols_list[] = {64, 96, 768, 40, 17};
+    unsigned seed = 12345;
+    int ti, ci, pi;
+
+#define RND() ((seed = seed * 1103515245u + 12345u), ((int)((seed >> 8) & 0xffff) - 32768) / 32768.0f)
+    for (ti = 0; ti < 4; ti++)
+        for (ci = 0; ci < 5; ci++) {
+            int rows = 13, cols = cols_list[ci], T = 3, r, i, t;
+            uint32_t type = types[ti];
+            size_t row_bytes;
+            uint8_t *data;
+            float *x, *y0, *y1;
+            gpt_matrix W;
+
+            if (type == GGML_Q8_0 && cols % 32)
+                continue;
+            row_bytes = type == GGML_F32 ? cols * 4u : type == GGML_Q8_0 ? cols / 32 * 34u : cols * 2u;
+            data = malloc(rows * row_bytes);
+            x = malloc(sizeof(float) * cols * T);
+            y0 = calloc((size_t)rows * T, sizeof(float));
+            y1 = calloc((size_t)rows * T, sizeof(float));
+            for (r = 0; r < rows; r++) {
+                uint8_t *row = data + r * row_bytes;
+                for (i = 0; i < cols; i++) {
+                    float v = RND();
+                    if (type == GGML_F32) memcpy(row + 4 * i, &v, 4);
+                    else if (type == GGML_F16) { uint16_t h = f32_to_f16_rne(v); memcpy(row + 2 * i, &h, 2); }
+                    else if (type == GGML_BF16) { union { float f; uint32_t u; } u = {v}; uint16_t h = (uint16_t)(u.u >> 16); memcpy(row + 2 * i, &h, 2); }
+                    else {
+                        uint8_t *b = row + (i / 32) * 34;
+                        if (i % 32 == 0) { uint16_t h = f32_to_f16_rne(0.01f + (float)(r % 5) * 0.003f); memcpy(b, &h, 2); }
+                        b[2 + i % 32] = (uint8_t)(int8_t)(v * 127);
+                    }
+                }
+            }
+            for (i = 0; i < cols * T; i++)
+                x[i] = RND();
+            W.type = type;
+            W.data = data;
+            W.rows = rows;
+            W.cols = cols;
+            W.row_bytes = row_bytes;
+            ref->matmul(&W, x, cols, T, y0, rows, 0, rows);
+            for (pi = 0; pi < 2; pi++) {
+                const gpt_kernels *k = gpt_kernels_by_name(paths[pi]);
+                if (!k)
+                    continue;
+                memset(y1, 0, sizeof(float) * rows * T);
+                k->matmul(&W, x, cols, T, y1, rows, 0, 7);   /* split like threads do */
+                k->matmul(&W, x, cols, T, y1, rows, 7, rows);
+                CHECK(memcmp(y0, y1, sizeof(float) * rows * T) == 0,
+                      "%s matmul differs from generic (type %s, cols %d)", paths[pi],
+                      type == GGML_F32 ? "F32" : type == GGML_F16 ? "F16" : type == GGML_BF16 ? "BF16" : "Q8_0", cols);
+                /* one token at a time equals T at once */
+                for (t = 0; t < T; t++) {
+                    float one[13];
+                    k->matmul(&W, x + t * cols, cols, 1, one, rows, 0, rows);
+                    CHECK(memcmp(one, y0 + t * rows, sizeof one) == 0, "%s: T=1 differs from T=%d", paths[pi], T);
+                }
+                if (ti == 0) {
+                    float d0 = ref->dot(x, x + cols, cols), d1 = k->dot(x, x + cols, cols);
+                    float a0[800], a1[800];
+                    CHECK(memcmp(&d0, &d1, 4) == 0, "%s dot differs (n=%d)", paths[pi], cols);
+                    memcpy(a0, x + cols, sizeof(float) * cols);
+                    memcpy(a1, x + cols, sizeof(float) * cols);
+                    ref->axpy(0.37f, x, a0, cols);
+                    k->axpy(0.37f, x, a1, cols);
+                    CHECK(memcmp(a0, a1, sizeof(float) * cols) == 0, "%s axpy differs", paths[pi]);
+                }
+            }
+            free(data);
+            free(x);
+            free(y0);
+            free(y1);
+        }
+#undef RND
+}
+
+/* ---- threads and KV cache ---- */
+
+static void
+test_threads_and_cache(void)
+{
+    int32_t ids[100];
+    float *base, *l;
+    int i, t;
+    gpt_session *s;
+    gpt_error err;
+    size_t n = n_ctx < 100 ? (size_t)n_ctx - 1 : 99;
+
+    for (i = 0; i < 100; i++)
+        ids[i] = (int32_t)((i * 7919 + 11) % n_vocab);
+    base = logits_of(1, ids, n);
+    CHECK(base != NULL, "eval failed");
+    if (!base)
+        return;
+    for (t = 2; t <= 4; t++) {
+        l = logits_of(t, ids, n);
+        CHECK(l && memcmp(base, l, sizeof(float) * n_vocab) == 0,
+              "logits with %d threads differ from 1 thread", t);
+        gpt_free(l);
+    }
+    /* incremental: feed one token at a time in one session */
+    if (gpt_session_new(model, &s, &err) == GPT_OK) {
+        gpt_session_set_threads(s, 2, &err);
+        for (i = 1; i <= (int)n; i++) {
+            l = NULL;
+            if (gpt_eval_logits(s, ids, (size_t)i, &l, &err) != GPT_OK)
+                break;
+            if (i < (int)n)
+                gpt_free(l);
+        }
+        CHECK(i > (int)n && l && memcmp(base, l, sizeof(float) * n_vocab) == 0,
+              "incremental decoding differs from a full prefill");
+        gpt_free(l);
+        /* prefix reuse after a divergent sequence */
+        ids[50] = (ids[50] + 1) % n_vocab;
+        gpt_eval_logits(s, ids, n, &l, &err);
+        gpt_free(l);
+        ids[50] = (ids[50] + n_vocab - 1) % n_vocab;
+        l = NULL;
+        gpt_eval_logits(s, ids, n, &l, &err);
+        CHECK(l && memcmp(base, l, sizeof(float) * n_vocab) == 0,
+              "logits after prefix reuse differ");
+        gpt_free(l);
+        gpt_session_free(s);
+    }
+    gpt_free(base);
+}
+
+/* ---- generation ---- */
+
+static char *
+gen(gpt_session *s, const char *prompt, const gpt_gen_options *o, gpt_status *st_out)
+{
+    char *out = NULL;
+    size_t n;
+    gpt_error err;
+    gpt_status st = gpt_generate(s, prompt, strlen(prompt), o, &out, &n, &err);
+
+    if (st_out)
+        *st_out = st;
+    if (st != GPT_OK) {
+        if (!st_out)
+            printf("generate: %s\n", err.message);
+        return NULL;
+    }
+    CHECK(strlen(out) == n, "generate returned an embedded NUL or wrong length");
+    return out;
+}
+
+static int cancel_after;
+static int
+cancel_cb(void *arg)
+{
+    (void)arg;
+    return --cancel_after < 0;
+}
+
+static void
+test_generation(void)
+{
+    gpt_session *s, *s2;
+    gpt_error err;
+    gpt_gen_options o;
+    char *a, *b, *c;
+    gpt_status st;
+
+    if (gpt_session_new(model, &s, &err) != GPT_OK ||
+        gpt_session_new(model, &s2, &err) != GPT_OK) {
+        CHECK(0, "session: %s", err.message);
+        return;
+    }
+    gpt_gen_options_init(&o);
+    o.max_tokens = 24;
+    a = gen(s, "The cat is lying on the", &o, NULL);
+    b = gen(s2, "The cat is lying on the", &o, NULL);
+    CHECK(a && b && strcmp(a, b) == 0, "same seed gives different text");
+    gpt_session_set_threads(s2, 1, &err);
+    c = gen(s2, "The cat is lying on the", &o, NULL);
+    CHECK(a && c && strcmp(a, c) == 0, "1 thread gives different text");
+    free(c);
+    o.seed = 42;
+    c = gen(s, "The cat is lying on the", &o, NULL);
+    CHECK(a && c && strcmp(a, c) != 0, "another seed gives the same text");
+    free(c);
+    free(b);
+
+    /* streaming = whole text */
+    {
+        gpt_step step;
+        char buf[8192] = "";
+        size_t len = 0;
+        int steps = 0;
+        o.seed = 0;
+        CHECK(gpt_generate_begin(s, "The cat is lying on the", 23, &o, &err) == GPT_OK, "begin: %s", err.message);
+        do {
+            if (gpt_generate_next(s, &step, &err) != GPT_OK) {
+                CHECK(0, "next: %s", err.message);
+                break;
+            }
+            if (!step.done) {
+                steps++;
+                CHECK(step.logprob <= 0 && step.logprob > -100, "logprob %f out of range", step.logprob);
+            }
+            memcpy(buf + len, step.text, step.text_len);
+            len += step.text_len;
+        } while (!step.done);
+        buf[len] = '\0';
+        CHECK(a && strcmp(buf, a) == 0, "streamed text differs from gpt_generate");
+        CHECK(steps <= 24, "more steps than max_tokens");
+    }
+
+    /* stop strings: output is cut before the first occurrence */
+    if (a && strlen(a) > 6) {
+        char stop[4];
+        memcpy(stop, a + 5, 3);
+        stop[3] = '\0';
+        o.stop[0] = stop;
+        o.n_stop = 1;
+        c = gen(s, "The cat is lying on the", &o, NULL);
+        CHECK(c && strstr(a, c) == a && strstr(c, stop) == NULL && strlen(c) <= 5,
+              "stop string not honoured: \"%s\" in \"%s\" gave \"%s\"", stop, a, c ? c : "(null)");
+        free(c);
+        o.n_stop = 0;
+    }
+
+    /* greedy is deterministic and ignores the seed */
+    o.temperature = 0;
+    o.seed = 1;
+    b = gen(s, "Hello", &o, NULL);
+    o.seed = 2;
+    c = gen(s, "Hello", &o, NULL);
+    CHECK(b && c && strcmp(b, c) == 0, "greedy depends on the seed");
+    free(b);
+    free(c);
+
+    /* empty prompt and max_tokens 0 */
+    o.max_tokens = 5;
+    b = gen(s, "", &o, NULL);
+    CHECK(b != NULL, "empty prompt failed");
+    free(b);
+    o.max_tokens = 0;
+    b = gen(s, "Hello", &o, NULL);
+    CHECK(b && b[0] == '\0', "max_tokens 0 must give an empty string");
+    free(b);
+
+    /* validation */
+    gpt_gen_options_init(&o);
+    o.max_tokens = -1;
+    CHECK(gen(s, "x", &o, &st) == NULL && st == GPT_ERR_INVALID_ARGUMENT, "max_tokens -1 accepted");
+    gpt_gen_options_init(&o);
+    o.temperature = -0.5;
+    CHECK(gen(s, "x", &o, &st) == NULL && st == GPT_ERR_INVALID_ARGUMENT, "temperature < 0 accepted");
+    gpt_gen_options_init(&o);
+    o.top_p = 0;
+    CHECK(gen(s, "x", &o, &st) == NULL && st == GPT_ERR_INVALID_ARGUMENT, "top_p 0 accepted");
+    o.top_p = 1.5;
+    CHECK(gen(s, "x", &o, &st) == NULL && st == GPT_ERR_INVALID_ARGUMENT, "top_p 1.5 accepted");
+    gpt_gen_options_init(&o);
+    o.top_k = -1;
+    CHECK(gen(s, "x", &o, &st) == NULL && st == GPT_ERR_INVALID_ARGUMENT, "top_k -1 accepted");
+    gpt_gen_options_init(&o);
+    o.max_tokens = n_ctx;
+    CHECK(gen(s, "Hello", &o, &st) == NULL && st == GPT_ERR_CONTEXT_OVERFLOW, "overflow accepted");
+    o.max_tokens = 4;
+    o.truncate_prompt = 1;
+    {
+        char *longp = malloc((size_t)n_ctx * 4 + 1);
+        int i;
+        for (i = 0; i < n_ctx; i++)
+            memcpy(longp + i * 4, " cat", 4);
+        longp[n_ctx * 4] = '\0';
+        b = gen(s, longp, &o, NULL);
+        CHECK(b != NULL, "truncate_prompt did not truncate");
+        free(b);
+        o.truncate_prompt = 0;
+        CHECK(gen(s, longp, &o, &st) == NULL && st == GPT_ERR_CONTEXT_OVERFLOW, "long prompt accepted");
+        free(longp);
+    }
+
+    /* cancellation: stops, then the session works again */
+    gpt_gen_options_init(&o);
+    o.max_tokens = 20;
+    cancel_after = 5;
+    gpt_session_set_cancel(s, cancel_cb, NULL);
+    CHECK(gen(s, "The cat is lying on the", &o, &st) == NULL && st == GPT_ERR_CANCELLED, "cancel not honoured");
+    gpt_session_set_cancel(s, NULL, NULL);
+    b = gen(s, "The cat is lying on the", &o, NULL);
+    CHECK(a && b && strncmp(a, b, strlen(b)) == 0, "session not reusable after cancel");
+    free(b);
+
+    /* next-token probabilities */
+    {
+        gpt_token_prob *p;
+        size_t n, i;
+        double sum = 0;
+        CHECK(gpt_next_token_probs(s, "The cat", 7, 5, &p, &n, &err) == GPT_OK && n == 5, "probs failed");
+        for (i = 0; i + 1 < n; i++)
+            CHECK(p[i].prob >= p[i + 1].prob, "probs not sorted");
+        for (i = 0; i < n; i++)
+            sum += p[i].prob;
+        CHECK(sum > 0 && sum <= 1.0000001, "probabilities sum to %f", sum);
+        gpt_free(p);
+        CHECK(gpt_next_token_probs(s, "x", 1, 0, &p, &n, &err) == GPT_ERR_INVALID_ARGUMENT, "k 0 accepted");
+    }
+    free(a);
+    gpt_session_free(s);
+    gpt_session_free(s2);
+}
+
+int
+main(int argc, char **argv)
+{
+    gpt_error err;
+    gpt_model_info info;
+
+    if (argc < 2) {
+        fprintf(stderr, "usage: test_session MODEL.gguf\n");
+        return 2;
+    }
+    if (gpt_model_open(argv[1], &model, &err) != GPT_OK) {
+        fprintf(stderr, "%s\n", err.message);
+        return 1;
+    }
+    gpt_model_get_info(model, &info);
+    n_vocab = info.n_vocab;
+    n_ctx = info.n_ctx;
+    test_kernels();
+    test_threads_and_cache();
+    test_generation();
+    gpt_model_release(model);
+    printf("session: %d passed, %d failed\n", passed, failed);
+    return failed ? 1 : 0;
+}
