@@ -39,6 +39,9 @@ include core/core.mk
 -include pg_ext/pg.mk
 -include tests/tests.mk
 -include models/models.mk
+-include models/convert.mk
+-include tests/fuzz/fuzz.mk
+-include bench/bench.mk
 
 deps:
 	@sh tools/install-deps.sh
@@ -48,6 +51,9 @@ test: deps
 	$(MAKE) test-core
 	$(MAKE) test-sqlite
 	$(MAKE) test-pg
+
+demo:
+	bash tools/demo.sh
 
 clean:
 	rm -rf build build-san

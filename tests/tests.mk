@@ -4,7 +4,8 @@
 #   make test-core     tokenizer, session/kernels, malformed files,
 #                      reference comparison, Python tool tests
 
-TEST_MODELS := $(BUILD)/models/tiny-f32.gguf
+MODELS_DIR  := build/models
+TEST_MODELS := $(MODELS_DIR)/tiny-f32.gguf
 TEST_BINS   := $(BUILD)/test_tokenizer $(BUILD)/test_session
 
 .PHONY: test-models test-core-bins
@@ -12,7 +13,7 @@ TEST_BINS   := $(BUILD)/test_tokenizer $(BUILD)/test_session
 test-models: $(TEST_MODELS)
 
 $(TEST_MODELS): tests/gen_models.py tools/gguf.py
-	$(PYTHON) tests/gen_models.py --out $(BUILD)/models
+	$(PYTHON) tests/gen_models.py --out $(MODELS_DIR)
 
 $(BUILD)/test_tokenizer: tests/core/test_tokenizer.c core/tokenizer.c core/utf8.c core/error.c $(wildcard core/*.h)
 	@mkdir -p $(BUILD)
@@ -25,7 +26,7 @@ test-core-bins: $(TEST_BINS)
 
 test-core: test-core-bins cli test-models
 	$(BUILD)/test_tokenizer tests/data
-	$(BUILD)/test_session $(BUILD)/models/tiny-untied-f32.gguf
-	$(BUILD)/test_session $(BUILD)/models/tiny-q8_0.gguf
+	$(BUILD)/test_session $(MODELS_DIR)/tiny-untied-f32.gguf
+	$(BUILD)/test_session $(MODELS_DIR)/tiny-q8_0.gguf
 	GPT_BUILD=$(BUILD) $(PYTHON) tests/core/check_reference.py
 	$(PYTHON) -m unittest discover -s tests/tests_py
