@@ -16,8 +16,23 @@
 
 #include "pggpt.h"
 
+static void raise_status(gpt_status st, const gpt_error *err,
+                         bool generating) pg_attribute_noreturn();
+
 void
 pggpt_raise(gpt_status st, const gpt_error *err)
+{
+    raise_status(st, err, false);
+}
+
+void
+pggpt_raise_generate(gpt_status st, const gpt_error *err)
+{
+    raise_status(st, err, true);
+}
+
+static void
+raise_status(gpt_status st, const gpt_error *err, bool generating)
 {
     /* The message is copied out of err (caller's stack, not core heap):
      * nothing the core allocated is held while the error unwinds. */
@@ -40,12 +55,18 @@ pggpt_raise(gpt_status st, const gpt_error *err)
                         errmsg("%s", msg)));
         break;
     case GPT_ERR_CONTEXT_OVERFLOW:
+        if (generating)
+            ereport(ERROR,
+                    (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+                     errmsg("prompt and max_tokens do not fit in the model's "
+                            "context"),
+                     errdetail("%s", msg),
+                     errhint("Use a shorter prompt or a smaller max_tokens.")));
         ereport(ERROR,
                 (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-                 errmsg("prompt and max_tokens do not fit in the model's "
-                        "context"),
+                 errmsg("prompt does not fit in the model's context"),
                  errdetail("%s", msg),
-                 errhint("Use a shorter prompt or a smaller max_tokens.")));
+                 errhint("Use a shorter prompt.")));
         break;
     case GPT_ERR_NOMEM:
         ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY),

@@ -144,11 +144,11 @@ pg_gpt_generate(PG_FUNCTION_ARGS)
 
     rc = gpt_gen_options_check(gpt_session_model(s), &o, &err);
     if (rc != GPT_OK)
-        pggpt_raise(rc, &err);
+        pggpt_raise_generate(rc, &err);
     rc = gpt_generate(s, prompt, prompt_len, &o, &out, &out_len, &err);
     if (rc != GPT_OK) {
         gpt_free(out);
-        pggpt_raise(rc, &err);
+        pggpt_raise_generate(rc, &err);
     }
     copy = palloc(out_len + 1);
     memcpy(copy, out, out_len);

@@ -45,6 +45,8 @@ extern double pggpt_model_load_ms(void);
 /* Raises the error for a core status (never returns).  For a cancelled
  * call it lets PostgreSQL report the interrupt first. */
 extern void pggpt_raise(gpt_status st, const gpt_error *err) pg_attribute_noreturn();
+/* The same, naming max_tokens when the context overflows. */
+extern void pggpt_raise_generate(gpt_status st, const gpt_error *err) pg_attribute_noreturn();
 
 /* Database-encoded text -> UTF-8 bytes for the core (not NUL-terminated
  * unless converted; *len is set).  May point into t. */

@@ -116,4 +116,4 @@ FROM (VALUES
 -- The tiny model's context is 128 tokens: prompt + max_tokens must fit.
 SELECT gpt_generate(repeat('word ', 200), max_tokens => 1);
 SELECT gpt_generate('x', max_tokens => 200);
-SELECT gpt_generate(repeat('word ', 120), max_tokens => 8) IS NOT NULL AS fits;
+SELECT gpt_generate(repeat('word ', 110), max_tokens => 8) IS NOT NULL AS fits;

@@ -88,6 +88,22 @@ SELECT gpt_tokenize('x');
 \set VERBOSITY default
 SELECT gpt_test_error('SELECT gpt_generate(''x'')') AS corrupt_generate;
 SELECT gpt_test_error('SELECT gpt_model_info()') AS corrupt_info;
+-- The SQLSTATE of each refused file.
+CREATE FUNCTION pg_temp.model_error(m text) RETURNS text
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM set_config('gpt.model', m, false);
+    PERFORM gpt_token_count('x');
+    RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+    RETURN SQLSTATE;
+END
+$$;
+SELECT m AS model, pg_temp.model_error(m) AS sqlstate
+FROM (VALUES ('tiny-f32.gguf'), ('missing.gguf'), ('../outside/secret.gguf'),
+             ('/etc/passwd'), ('escape.gguf'), ('adir.gguf'), ('fifo.gguf'),
+             (''), ('corrupt.gguf'), ('empty.gguf'), ('truncated.gguf'),
+             ('sub/../tiny-f32.gguf'), ('./tiny-f32.gguf')) v(m);
 -- Every function refuses the same way.
 SET gpt.model = '../tiny-f32.gguf';
 SELECT gpt_test_error(q)

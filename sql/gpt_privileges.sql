@@ -3,7 +3,7 @@
 --
 SET gpt.model = 'tiny-f32.gguf';
 SET ROLE gpt_regress_user;
-SELECT current_user, usesuper FROM pg_user WHERE usename = current_user;
+SELECT current_user, rolsuper FROM pg_roles WHERE rolname = current_user;
 
 SET gpt.model = 'tiny-f16.gguf';
 SET gpt.model_dir = '/etc';
@@ -39,3 +39,4 @@ SELECT gpt_generate('x', max_tokens => 5);
 SELECT gpt_generate('x', max_tokens => 4) IS NOT NULL AS within_limit;
 RESET ROLE;
 RESET gpt.max_tokens_limit;
+DROP ROLE gpt_regress_user;

@@ -22,8 +22,9 @@ SELECT bool_and(rank = n) AS ranks,
        bool_and(token_id BETWEEN 0 AND 50256) AS ids,
        bool_and(token = gpt_detokenize(ARRAY[token_id])) AS token_text,
        bool_and(length(bytes) > 0) AS has_bytes,
-       bool_and(token = convert_from(bytes, 'UTF8') OR token LIKE '%�%')
-           AS bytes_match_text
+       bool_and(convert_to(token, 'UTF8') = bytes OR token LIKE '%�%')
+           AS bytes_match_text,
+       count(*) FILTER (WHERE token LIKE '%�%') > 0 AS some_incomplete
 FROM (SELECT *, row_number() OVER (ORDER BY rank) AS n,
              lag(prob) OVER (ORDER BY rank) AS prev
       FROM gpt_next_token_probs('The cat is lying on the', 50)) t;
