@@ -95,7 +95,8 @@ matmul(gpt_session *s, const gpt_matrix *W, const float *x, int T, float *y,
 
 typedef struct attn_job {
     gpt_session *s;
-    int layer, pos, T;
+    int layer, T;
+    const int *slot, *pos;
 } attn_job;
 
 static void
@@ -106,14 +107,15 @@ attn_task(void *arg, int ith, int nth)
     const gpt_model *m = s->model;
     int d = m->n_embd, nh = m->n_head, hd = d / nh;
     size_t layer_off = (size_t)j->layer * m->n_ctx * d;
-    const float *kc = s->k_cache + layer_off, *vc = s->v_cache + layer_off;
     float *sc = s->scores + (size_t)ith * m->n_ctx;
     float scale = 1.0f / sqrtf((float)hd);
     int lo, hi, i;
 
     gpt_split(j->T * nh, 1, ith, nth, &lo, &hi);
     for (i = lo; i < hi; i++) {
-        int t = i / nh, h = i % nh, p = j->pos + t, k;
+        int t = i / nh, h = i % nh, p = j->pos[t], k;
+        const gpt_kv *kv = &s->kv[j->slot[t]];
+        const float *kc = kv->k + layer_off, *vc = kv->v + layer_off;
         const float *q = s->qkv + (size_t)t * 3 * d + h * hd;
         float *out = s->h + (size_t)t * d + h * hd;
         float mx = -INFINITY, sum = 0.0f, inv;
@@ -159,20 +161,28 @@ layernorm(float *out, const float *x, const float *w, const float *b, int n,
 /* ---------------------------------------------------------------- forward */
 
 gpt_status
-gpt_forward(gpt_session *s, const int32_t *ids, int T, int pos,
-            int logits_mode, gpt_error *err)
+gpt_forward(gpt_session *s, const int32_t *ids, int T, const int *slot,
+            const int *pos, int logits_mode, gpt_error *err)
 {
     const gpt_model *m = s->model;
     int d = m->n_embd, l, t;
     float *row = s->h; /* scratch for embedding rows */
 
-    if (T < 1 || T > GPT_CHUNK || pos < 0 || pos + T > m->n_ctx)
+    if (T < 1 || T > GPT_CHUNK)
         return gpt_set_error(err, GPT_ERR_INTERNAL,
-                             "forward of %d tokens at position %d does not "
-                             "fit the context of %d",
-                             T, pos, m->n_ctx);
-    if (s->n_cached > pos)
-        s->n_cached = pos;
+                             "forward of %d tokens", T);
+    for (t = 0; t < T; t++) {
+        gpt_kv *kv;
+        if (slot[t] < 0 || slot[t] >= s->n_kv || pos[t] < 0 ||
+            pos[t] >= m->n_ctx)
+            return gpt_set_error(err, GPT_ERR_INTERNAL,
+                                 "token at position %d of sequence %d does "
+                                 "not fit the context of %d",
+                                 pos[t], slot[t], m->n_ctx);
+        kv = &s->kv[slot[t]];
+        if (kv->n_cached > pos[t])
+            kv->n_cached = pos[t];
+    }
 
     for (t = 0; t < T; t++) {
         float *x = s->x + (size_t)t * d;
@@ -182,15 +192,14 @@ gpt_forward(gpt_session *s, const int32_t *ids, int T, int pos,
                                  "token id %d is out of range [0, %d)",
                                  ids[t], m->n_vocab);
         gpt_dequant_row(&m->tok_embd, ids[t], x);
-        gpt_dequant_row(&m->pos_embd, pos + t, row);
+        gpt_dequant_row(&m->pos_embd, pos[t], row);
         for (i = 0; i < d; i++)
             x[i] += row[i];
     }
 
     for (l = 0; l < m->n_layer; l++) {
         const gpt_layer *L = &m->layers[l];
-        size_t cache_off = ((size_t)l * m->n_ctx + pos) * d;
-        attn_job aj = {s, l, pos, T};
+        attn_job aj = {s, l, T, slot, pos};
 
         if (gpt_session_check_cancel(s))
             return gpt_set_error(err, GPT_ERR_CANCELLED,
@@ -201,10 +210,9 @@ gpt_forward(gpt_session *s, const int32_t *ids, int T, int pos,
         matmul(s, &L->qkv, s->h, T, s->qkv, L->qkv_b, EPI_BIAS, NULL);
         for (t = 0; t < T; t++) {
             const float *qkv = s->qkv + (size_t)t * 3 * d;
-            memcpy(s->k_cache + cache_off + (size_t)t * d, qkv + d,
-                   (size_t)d * sizeof(float));
-            memcpy(s->v_cache + cache_off + (size_t)t * d, qkv + 2 * d,
-                   (size_t)d * sizeof(float));
+            size_t off = ((size_t)l * m->n_ctx + pos[t]) * d;
+            memcpy(s->kv[slot[t]].k + off, qkv + d, (size_t)d * sizeof(float));
+            memcpy(s->kv[slot[t]].v + off, qkv + 2 * d, (size_t)d * sizeof(float));
         }
         gpt_pool_run(s->pool, attn_task, &aj);
         /* x += attn @ Wproj^T + b (ff is free scratch here) */
@@ -220,8 +228,11 @@ gpt_forward(gpt_session *s, const int32_t *ids, int T, int pos,
             gpt_pool_run(s->pool, matmul_task, &j);
         }
     }
-    s->n_cached = pos + T;
-    memcpy(s->cached_ids + pos, ids, (size_t)T * sizeof *ids);
+    for (t = 0; t < T; t++) {
+        gpt_kv *kv = &s->kv[slot[t]];
+        kv->ids[pos[t]] = ids[t];
+        kv->n_cached = pos[t] + 1;
+    }
 
     if (logits_mode == GPT_LOGITS_LAST) {
         layernorm(s->h, s->x + (size_t)(T - 1) * d, m->lnf_w, m->lnf_b, d,
@@ -234,4 +245,19 @@ gpt_forward(gpt_session *s, const int32_t *ids, int T, int pos,
         matmul(s, &m->output, s->h, T, s->all_logits, NULL, EPI_BIAS, NULL);
     }
     return GPT_OK;
+}
+
+gpt_status
+gpt_forward_seq(gpt_session *s, int slot, const int32_t *ids, int T, int pos,
+                int logits_mode, gpt_error *err)
+{
+    int slots[GPT_CHUNK], poss[GPT_CHUNK], t;
+
+    if (T < 1 || T > GPT_CHUNK)
+        return gpt_set_error(err, GPT_ERR_INTERNAL, "forward of %d tokens", T);
+    for (t = 0; t < T; t++) {
+        slots[t] = slot;
+        poss[t] = pos + t;
+    }
+    return gpt_forward(s, ids, T, slots, poss, logits_mode, err);
 }

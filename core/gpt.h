@@ -201,6 +201,17 @@ gpt_status gpt_generate_begin(gpt_session *s, const char *prompt, size_t len,
                               const gpt_gen_options *o, gpt_error *err);
 gpt_status gpt_generate_next(gpt_session *s, gpt_step *step, gpt_error *err);
 
+/* Generates a continuation of each of n prompts with the same options,
+ * decoding up to 16 sequences together: each step runs one forward pass
+ * for all of them, reading every weight once (continuous batching: a
+ * finished sequence leaves and the next prompt takes its place).
+ * texts[i] is byte-identical to gpt_generate's result for prompts[i]; a
+ * NULL prompt gives a NULL text.  On error no text is returned. */
+gpt_status gpt_generate_batch(gpt_session *s, const char *const *prompts,
+                              const size_t *lens, size_t n,
+                              const gpt_gen_options *o, char **texts,
+                              size_t *text_lens, gpt_error *err);
+
 /* ---------------------------------------------------------- probabilities */
 
 typedef struct gpt_token_prob {
@@ -222,6 +233,16 @@ gpt_status gpt_next_token_probs(gpt_session *s, const char *text, size_t len,
 gpt_status gpt_token_logprobs(gpt_session *s, const char *text, size_t len,
                               int32_t **ids, double **logprobs, size_t *n,
                               gpt_error *err);
+
+/* Log-probability of continuation given prompt: the sum over the tokens of
+ * continuation (tokenized on its own, so " yes" keeps its space) of
+ * log p(token | prompt, earlier tokens).  An empty prompt conditions on
+ * <|endoftext|>; an empty continuation scores 0.  *n_tokens (may be NULL)
+ * gets the continuation's token count.  Consecutive calls with the same
+ * prompt reuse its KV cache (zero-shot classification over choices). */
+gpt_status gpt_score(gpt_session *s, const char *prompt, size_t prompt_len,
+                     const char *continuation, size_t cont_len,
+                     double *logprob, size_t *n_tokens, gpt_error *err);
 
 /* Raw logits of the last position after the given ids (for tests and
  * tools): *logits has n_vocab floats (gpt_free). */

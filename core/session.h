@@ -31,6 +31,17 @@ typedef struct gpt_gen_state {
     size_t step_cap;
 } gpt_gen_state;
 
+/* One sequence's KV cache: [n_layer][n_ctx][n_embd] keys and values;
+ * positions [0, n_cached) hold those of ids[0, n_cached).  Calloc'd, so
+ * pages never touched cost nothing. */
+typedef struct gpt_kv {
+    float *k, *v;
+    int32_t *ids;
+    int n_cached;
+} gpt_kv;
+
+#define GPT_MAX_BATCH 16 /* sequences decoded together (<= GPT_CHUNK) */
+
 struct gpt_session {
     gpt_model *model;
     const gpt_kernels *kern;
@@ -39,11 +50,10 @@ struct gpt_session {
     gpt_cancel_fn cancel;
     void *cancel_arg;
 
-    /* KV cache [n_layer][n_ctx][n_embd]; positions [0, n_cached) hold the
-     * keys/values of cached_ids. Calloc'd: untouched pages cost nothing. */
-    float *k_cache, *v_cache;
-    int32_t *cached_ids;
-    int n_cached;
+    /* kv[0] serves single-sequence calls; a batch uses kv[0..batch). Each
+     * keeps its last sequence so the next call reuses the common prefix. */
+    gpt_kv kv[GPT_MAX_BATCH];
+    int n_kv;
 
     /* scratch for up to GPT_CHUNK tokens */
     float *x;        /* [CHUNK][n_embd] residual stream */
@@ -62,17 +72,32 @@ struct gpt_session {
 /* How many positions of which logits a forward call produces. */
 enum { GPT_LOGITS_NONE, GPT_LOGITS_LAST, GPT_LOGITS_ALL };
 
-/* Runs ids[0..n) (n <= GPT_CHUNK) at positions pos..pos+n, which must be
- * <= n_ctx; writes K/V into the cache and the requested logits into
- * s->logits (LAST) or s->all_logits (ALL).  On any error, including
- * cancellation, the cache keeps positions [0, pos) only. */
-gpt_status gpt_forward(gpt_session *s, const int32_t *ids, int n, int pos,
-                       int logits_mode, gpt_error *err);
-
-/* Feeds ids to the cache reusing the longest common prefix with what is
- * cached, and leaves the logits of the last id in s->logits. */
-gpt_status gpt_prefill(gpt_session *s, const int32_t *ids, int n,
+/* Runs T tokens (T <= GPT_CHUNK): token t is ids[t] at position pos[t] of
+ * sequence kv[slot[t]] (several tokens of one sequence come in position
+ * order).  Writes their keys/values into the caches and the requested
+ * logits into s->logits (LAST: the last token's) or s->all_logits (ALL:
+ * [T][n_vocab]).  On any error, including cancellation, each touched cache
+ * keeps only the positions before its first token here. */
+gpt_status gpt_forward(gpt_session *s, const int32_t *ids, int T,
+                       const int *slot, const int *pos, int logits_mode,
                        gpt_error *err);
+
+/* gpt_forward for T consecutive tokens of one sequence from position pos. */
+gpt_status gpt_forward_seq(gpt_session *s, int slot, const int32_t *ids,
+                           int T, int pos, int logits_mode, gpt_error *err);
+
+/* Feeds ids to kv[slot] reusing the longest common prefix with what it
+ * holds, and leaves the logits of the last id in s->logits. */
+gpt_status gpt_prefill(gpt_session *s, int slot, const int32_t *ids, int n,
+                       gpt_error *err);
+
+/* Tokenizes a prompt; an empty prompt becomes <|endoftext|>. */
+gpt_status gpt_prompt_ids(gpt_session *s, const char *text, size_t len,
+                          int32_t **ids, size_t *n, gpt_error *err);
+void gpt_gen_state_free(gpt_gen_state *g);
+
+/* Allocates kv[0..n) if not yet done. */
+gpt_status gpt_session_kv(gpt_session *s, int n, gpt_error *err);
 
 int gpt_session_check_cancel(gpt_session *s);
 

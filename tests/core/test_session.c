@@ -388,6 +388,80 @@ test_generation(void)
     gpt_session_free(s2);
 }
 
+/* ---- batches equal one-by-one generation; scores equal log-probs ---- */
+
+static void
+test_batch_and_score(void)
+{
+    const char *base[] = {"The cat is lying on the", "Hello", "", "讲一个“行权”和“A+”的故事",
+                          "<|endoftext|> once upon a time", "x"};
+    const char *prompts[21];
+    size_t lens[21], out_lens[21];
+    char *texts[21];
+    gpt_session *s, *one;
+    gpt_error err;
+    gpt_gen_options o;
+    int i, round;
+
+    if (gpt_session_new(model, &s, &err) != GPT_OK || gpt_session_new(model, &one, &err) != GPT_OK) {
+        CHECK(0, "session: %s", err.message);
+        return;
+    }
+    for (i = 0; i < 21; i++) {
+        prompts[i] = i == 7 ? NULL : base[i % 6];
+        lens[i] = prompts[i] ? strlen(prompts[i]) : 0;
+    }
+    for (round = 0; round < 3; round++) {
+        gpt_gen_options_init(&o);
+        o.max_tokens = 12 + round * 5;
+        if (round == 1) {
+            o.temperature = 0;
+        } else if (round == 2) {
+            o.stop[0] = "e";
+            o.n_stop = 1;
+            o.seed = 7;
+        }
+        CHECK(gpt_generate_batch(s, prompts, lens, 21, &o, texts, out_lens, &err) == GPT_OK,
+              "batch: %s", err.message);
+        for (i = 0; i < 21; i++) {
+            if (!prompts[i]) {
+                CHECK(texts[i] == NULL, "NULL prompt must give NULL");
+                continue;
+            }
+            char *t = gen(one, prompts[i], &o, NULL);
+            CHECK(t && texts[i] && out_lens[i] == strlen(texts[i]) && strcmp(t, texts[i]) == 0,
+                  "batch text %d differs from one-by-one (round %d): \"%s\" vs \"%s\"", i, round,
+                  texts[i] ? texts[i] : "(null)", t ? t : "(null)");
+            free(t);
+            gpt_free(texts[i]);
+        }
+    }
+    /* scores: an empty prompt equals the per-token log-probabilities */
+    {
+        const char *text = "The cat is lying on the mat.";
+        int32_t *ids;
+        double *lp, sum = 0, score;
+        size_t n, nt, k;
+        CHECK(gpt_token_logprobs(s, text, strlen(text), &ids, &lp, &n, &err) == GPT_OK, "logprobs: %s", err.message);
+        for (k = 0; k < n; k++)
+            sum += lp[k];
+        CHECK(gpt_score(s, "", 0, text, strlen(text), &score, &nt, &err) == GPT_OK && nt == n,
+              "score: %s", err.message);
+        CHECK(score == sum, "score %.17g != sum of logprobs %.17g", score, sum);
+        gpt_free(ids);
+        gpt_free(lp);
+        /* a prompt then a continuation, twice (the second reuses the cache) */
+        double a1, a2;
+        CHECK(gpt_score(s, "The cat is", 10, " happy", 6, &a1, NULL, &err) == GPT_OK, "score");
+        CHECK(gpt_score(one, "The cat is", 10, " sad", 4, &a2, NULL, &err) == GPT_OK, "score");
+        CHECK(gpt_score(one, "The cat is", 10, " happy", 6, &a2, NULL, &err) == GPT_OK && a1 == a2,
+              "score depends on the cache: %.17g vs %.17g", a1, a2);
+        CHECK(gpt_score(s, "x", 1, "", 0, &a1, &nt, &err) == GPT_OK && a1 == 0 && nt == 0, "empty continuation");
+    }
+    gpt_session_free(s);
+    gpt_session_free(one);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -408,6 +482,7 @@ main(int argc, char **argv)
     test_kernels();
     test_threads_and_cache();
     test_generation();
+    test_batch_and_score();
     gpt_model_release(model);
     printf("session: %d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
