@@ -1,0 +1,162 @@
+/*
+ * fuzz_gguf.c - libFuzzer target for the model loader: the GGUF container
+ * (gguf_parse), the gpt2 validation and the tokenizer builder, through the
+ * public entry point gpt_model_open().
+ *
+ * The input is written to a memfd opened once and gpt_model_open() is given
+ * its /proc/self/fd path, so the real code path (fstat, mmap, parse,
+ * validate) runs on every input without touching the disk.  The buffer is
+ * also given to gguf_parse() directly: when the container is refused, the
+ * loader must refuse the file with the same status.
+ *
+ * Properties checked (a violation aborts, which libFuzzer reports):
+ *   - no crash, leak, out-of-bounds read or UB (ASan/UBSan);
+ *   - a refusal is CORRUPT_MODEL or UNSUPPORTED (NOT_FOUND for the empty
+ *     input is not possible: empty is CORRUPT), err.code equals the status,
+ *     and the message is non-empty, NUL-terminated, valid UTF-8 without
+ *     control characters, and starts with the path;
+ *   - a model that loads is usable: tokenizing and detokenizing a fixed
+ *     text round-trips, and when it is small, one forward pass on one
+ *     thread gives finite-or-not logits without reading out of bounds.
+ *
+ *   make -f tests/fuzz/fuzz.mk fuzz      (see fuzz.mk)
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "gguf.h"
+#include "gpt.h"
+#include "utf8.h"
+
+static int memfd = -1;
+static char path[64];
+
+static void
+fail(const char *what, const char *msg)
+{
+    fprintf(stderr, "fuzz_gguf: %s: %s\n", what, msg ? msg : "");
+    abort();
+}
+
+static void
+check_message(const gpt_error *err, gpt_status st)
+{
+    size_t n = strnlen(err->message, GPT_ERROR_MAX), i;
+
+    if (err->code != st)
+        fail("err.code differs from the returned status", err->message);
+    if (n == 0 || n == GPT_ERROR_MAX)
+        fail("message empty or not terminated", "");
+    if (gpt_utf8_valid_prefix(err->message, n) != n)
+        fail("message is not valid UTF-8", err->message);
+    for (i = 0; i < n; i++)
+        if ((unsigned char)err->message[i] < 0x20 ||
+            err->message[i] == 0x7f)
+            fail("message has a control character", err->message);
+    if (strncmp(err->message, path, strlen(path)) != 0)
+        fail("message does not name the file", err->message);
+}
+
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    memfd = memfd_create("fuzz_gguf", MFD_CLOEXEC);
+    if (memfd < 0) {
+        perror("memfd_create");
+        abort();
+    }
+    snprintf(path, sizeof path, "/proc/self/fd/%d", memfd);
+    return 0;
+}
+
+static void
+use_model(gpt_model *m)
+{
+    static const char text[] = "Hello the world, ünïcode\xE2\x82\xAC 42!";
+    gpt_model_info info;
+    gpt_error err;
+    int32_t *ids = NULL;
+    size_t n_ids = 0, len = 0, count = 0;
+    char *back = NULL;
+
+    gpt_model_get_info(m, &info);
+    if (gpt_tokenize(m, text, sizeof text - 1, &ids, &n_ids, &err) !=
+        GPT_OK)
+        fail("tokenize failed on a loaded model", err.message);
+    if (gpt_token_count(m, text, sizeof text - 1, &count, &err) != GPT_OK ||
+        count != n_ids)
+        fail("token count differs from tokenize", "");
+    if (gpt_detokenize(m, ids, n_ids, &back, &len, &err) != GPT_OK)
+        fail("detokenize failed", err.message);
+    if (len != sizeof text - 1 || memcmp(back, text, len) != 0)
+        fail("tokenize/detokenize does not round-trip", back);
+    gpt_free(back);
+
+    /* One forward pass when the model is small (the KV cache is
+     * n_layer * n_ctx * n_embd floats twice). */
+    if ((double)info.n_layer * info.n_ctx * info.n_embd < 1e6 &&
+        (double)info.n_vocab * info.n_embd < 1e7 && n_ids > 0) {
+        gpt_session *s = NULL;
+        float *logits = NULL;
+        size_t k = n_ids < (size_t)info.n_ctx ? n_ids : (size_t)info.n_ctx;
+
+        if (gpt_session_new(m, &s, &err) != GPT_OK)
+            fail("session_new failed on a small model", err.message);
+        if (gpt_session_set_threads(s, 1, &err) != GPT_OK)
+            fail("set_threads", err.message);
+        if (gpt_eval_logits(s, ids, k, &logits, &err) != GPT_OK)
+            fail("eval_logits failed", err.message);
+        gpt_free(logits);
+        gpt_session_free(s);
+    }
+    gpt_free(ids);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    gpt_model *m = NULL;
+    gpt_error err, perr;
+    gpt_status st, pst;
+    gguf_file f;
+    size_t done = 0;
+
+    if (size > (1u << 22))
+        return 0;
+    if (ftruncate(memfd, 0) != 0)
+        abort();
+    while (done < size) {
+        ssize_t w = pwrite(memfd, data + done, size - done, (off_t)done);
+        if (w <= 0)
+            abort();
+        done += (size_t)w;
+    }
+
+    memset(&err, 0, sizeof err);
+    st = gpt_model_open(path, &m, &err);
+
+    memset(&perr, 0, sizeof perr);
+    pst = size ? gguf_parse(data, size, &f, &perr) : GPT_ERR_CORRUPT_MODEL;
+    if (pst == GPT_OK)
+        gguf_free(&f);
+    else if (st != pst)
+        fail("gguf_parse refused the file but gpt_model_open did not "
+             "refuse it the same way", perr.message);
+
+    if (st == GPT_OK) {
+        if (!m)
+            fail("GPT_OK without a model", "");
+        use_model(m);
+        gpt_model_release(m);
+        return 0;
+    }
+    if (m)
+        fail("*out set on failure", "");
+    if (st != GPT_ERR_CORRUPT_MODEL && st != GPT_ERR_UNSUPPORTED)
+        fail("unexpected status", err.message);
+    check_message(&err, st);
+    return 0;
+}
