@@ -1,0 +1,34 @@
+# bench/bench.mk - `make bench`: ours beside llama.cpp (npm node-llama-cpp)
+# and the machine's ceilings, in one run.  Writes build/bench/results.json,
+# BENCHMARKS.md and docs/bench_*.png.  BENCH_ARGS goes to bench/run.py,
+# e.g. make bench BENCH_ARGS='--runs 3 --formats q8_0'.
+#
+# The helpers are built with the project's flags; bandwidth.c picks its
+# vector width at run time, so no -march is needed.
+
+BENCH_DIR  := $(BUILD)/bench
+BENCH_ARGS ?=
+BENCH_BINS := $(BENCH_DIR)/bandwidth $(BENCH_DIR)/sgemm $(BENCH_DIR)/tokbench \
+              $(BENCH_DIR)/rss
+
+.PHONY: bench bench-tools
+
+bench: $(CORE_LIB) $(CLI) $(BENCH_BINS)
+	sh bench/run.sh $(BENCH_ARGS)
+
+bench-tools: $(BENCH_BINS)
+
+$(BENCH_DIR):
+	mkdir -p $@
+
+$(BENCH_DIR)/bandwidth: bench/bandwidth.c | $(BENCH_DIR)
+	$(CC) $(ALL_CFLAGS) $< -o $@ -lpthread
+
+$(BENCH_DIR)/sgemm: bench/sgemm.c | $(BENCH_DIR)
+	$(CC) $(ALL_CFLAGS) $< -o $@ -lopenblas
+
+$(BENCH_DIR)/tokbench: bench/tokbench.c $(CORE_LIB) core/gpt.h | $(BENCH_DIR)
+	$(CC) $(ALL_CFLAGS) $< -o $@ $(CORE_LIB) $(LDLIBS_CORE)
+
+$(BENCH_DIR)/rss: bench/rss.c $(CORE_LIB) core/gpt.h | $(BENCH_DIR)
+	$(CC) $(ALL_CFLAGS) $< -o $@ $(CORE_LIB) $(LDLIBS_CORE)

@@ -1,0 +1,109 @@
+// llamacpp_bench.mjs - llama.cpp (CPU build shipped in the npm package
+// node-llama-cpp) as the peer of `gpt bench`: the same GGUF file, the same
+// token ids, the same thread count.  Prints one JSON object per line.
+//
+//   node llamacpp_bench.mjs bench MODEL THREADS PROMPTS GEN_TOKENS RUNS
+//       prefill: each length in the comma list PROMPTS, its ids evaluated
+//       in one call on an empty cache; decode: GEN_TOKENS greedy tokens
+//       after the first prompt, one per step.
+//   node llamacpp_bench.mjs load MODEL...          does each file load?
+//   node llamacpp_bench.mjs generate MODEL N TEXT  greedy continuation
+//
+// NPM_DIR names the folder where node-llama-cpp was installed (its
+// node_modules/ is inside); bench/run.sh sets it to build/npm.
+import {pathToFileURL} from "node:url";
+import path from "node:path";
+
+const dir = process.env.NPM_DIR || "build/npm";
+const {getLlama} = await import(pathToFileURL(path.resolve(
+    dir, "node_modules", "node-llama-cpp", "dist", "index.js")).href);
+// maxThreads 0: a context's `threads` is then exactly the count used,
+// never lowered by node-llama-cpp's own scheduling.
+const llama = await getLlama({gpu: false, build: "never", logLevel: "error",
+                              maxThreads: 0});
+const N_VOCAB = 50257;  // GPT-2's; the benchmark models all have it
+const now = () => Number(process.hrtime.bigint()) / 1e9;
+const [, , cmd, ...args] = process.argv;
+
+// the ids `gpt bench` uses (tools/cli/gpt_cli.c), so both see equal work
+function benchIds(n, nVocab) {
+  const ids = [];
+  for (let i = 0; i < n; i++) ids.push((i * 7919 + 13) % 50000 % nVocab);
+  return ids;
+}
+
+if (cmd === "load") {
+  for (const modelPath of args) {
+    try {
+      const model = await llama.loadModel({modelPath});
+      console.log(JSON.stringify({model: modelPath, ok: true,
+                                  train_ctx: model.trainContextSize}));
+      await model.dispose();
+    } catch (e) {
+      console.log(JSON.stringify({model: modelPath, ok: false,
+                                  error: String(e && e.message || e)}));
+    }
+  }
+} else if (cmd === "generate") {
+  const [modelPath, n, text] = args;
+  const model = await llama.loadModel({modelPath});
+  const ctx = await model.createContext({contextSize: 256, threads: 1});
+  const ids = model.tokenize(text, false);
+  const out = [];
+  for await (const t of ctx.getSequence().evaluate(ids,
+      {temperature: 0, yieldEogToken: true})) {
+    out.push(t);
+    if (out.length >= Number(n)) break;
+  }
+  console.log(JSON.stringify({model: modelPath, prompt_ids: ids, ids: out,
+                              text: model.detokenize(out)}));
+} else if (cmd === "bench") {
+  // PROMPTS is a comma list; the first length also carries the decode run
+  // (one process for all lengths: loading the addon and model takes seconds)
+  const [modelPath, threadsS, promptsS, genS, runsS] = args;
+  const threads = Number(threadsS), prompts = promptsS.split(",").map(Number),
+        runs = Number(runsS);
+  const maxPrompt = Math.max(...prompts);
+  const model = await llama.loadModel({modelPath});
+  const ctx = await model.createContext({
+    contextSize: Math.max(maxPrompt + Number(genS) + 8, 256),
+    batchSize: Math.max(maxPrompt, 32), threads});
+  const seq = ctx.getSequence();
+  const results = [];
+  for (const [pi, nPrompt] of prompts.entries()) {
+    const nGen = pi === 0 ? Number(genS) : 0;
+    const ids = benchIds(nPrompt, N_VOCAB);
+    const res = [];
+    for (let r = 0; r < runs; r++) {
+      ids[0] = (ids[0] + 1) % N_VOCAB;  // a new prompt each run, as gpt bench
+      await seq.clearHistory();
+      const t0 = now();
+      await seq.evaluateWithoutGeneratingNewTokens(ids);
+      const t1 = now();
+      const prefill = +(nPrompt / (t1 - t0)).toFixed(2);
+      if (nGen === 0) {
+        res.push({prefill_tok_s: prefill, decode_tok_s: 0});
+        continue;
+      }
+      // decode: the prompt minus its last id is cached again, then each
+      // step evaluates one token (the last prompt id, then greedy ones).
+      await seq.clearHistory();
+      await seq.evaluateWithoutGeneratingNewTokens(ids.slice(0, -1));
+      let got = 0;
+      const t2 = now();
+      for await (const t of seq.evaluate(ids.slice(-1),
+          {temperature: 0, yieldEogToken: true})) {
+        if (++got >= nGen) break;
+      }
+      const t3 = now();
+      res.push({prefill_tok_s: prefill,
+                decode_tok_s: +(nGen / (t3 - t2)).toFixed(2)});
+    }
+    results.push({prompt_tokens: nPrompt, gen_tokens: nGen, runs: res});
+  }
+  console.log(JSON.stringify({model: modelPath, threads, results}));
+} else {
+  console.error("usage: llamacpp_bench.mjs bench|load|generate ...");
+  process.exit(2);
+}
+process.exit(0);
