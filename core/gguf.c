@@ -12,6 +12,7 @@
  * gpt2 models; we refuse them (it also bounds recursion).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "gguf.h"
@@ -301,12 +302,52 @@ tensor_nbytes(gguf_tensor *t, gpt_error *err)
     return GPT_OK;
 }
 
+static int
+cmp_str(const void *a, const void *b)
+{
+    const gguf_str *x = a, *y = b;
+
+    if (x->len != y->len)
+        return x->len < y->len ? -1 : 1;
+    return memcmp(x->ptr, y->ptr, (size_t)x->len);
+}
+
+/* Refuses two metadata keys (tensors = 0) or two tensor names (tensors = 1)
+ * that are equal.  Sorting a copy of the names costs O(n log n); comparing
+ * every pair would let a hostile 1 MB file of 65536 short keys cost
+ * seconds of CPU in the loader. */
+static gpt_status
+check_unique(const gguf_file *f, int tensors, gpt_error *err)
+{
+    uint64_t n = tensors ? f->n_tensors : f->n_kv, i;
+    gguf_str *names = gpt_malloc((size_t)n * sizeof *names);
+    gpt_status st = GPT_OK;
+
+    if (!names)
+        return gpt_set_error(err, GPT_ERR_NOMEM,
+                             "out of memory reading the GGUF header");
+    for (i = 0; i < n; i++)
+        names[i] = tensors ? f->tensors[i].name : f->kv[i].key;
+    qsort(names, (size_t)n, sizeof *names, cmp_str);
+    for (i = 1; i < n; i++)
+        if (cmp_str(&names[i - 1], &names[i]) == 0) {
+            char name[96];
+            st = gpt_set_error(err, GPT_ERR_CORRUPT_MODEL,
+                               tensors ? "tensor %s appears twice"
+                                       : "metadata key %s appears twice",
+                               safe_name(names[i], name, sizeof name));
+            break;
+        }
+    gpt_free(names);
+    return st;
+}
+
 gpt_status
 gguf_parse(const void *base, size_t size, gguf_file *f, gpt_error *err)
 {
     cursor c = {(const uint8_t *)base, size, size, err};
     uint32_t magic;
-    uint64_t i, j;
+    uint64_t i;
     gpt_status st;
 
     memset(f, 0, sizeof *f);
@@ -365,13 +406,6 @@ gguf_parse(const void *base, size_t size, gguf_file *f, gpt_error *err)
                                (unsigned long long)i);
             goto fail;
         }
-        for (j = 0; j < i; j++)
-            if (f->kv[j].key.len == kv->key.len &&
-                memcmp(f->kv[j].key.ptr, kv->key.ptr, kv->key.len) == 0) {
-                st = gpt_set_error(err, GPT_ERR_CORRUPT_MODEL,
-                                   "metadata key %s appears twice", key);
-                goto fail;
-            }
         if ((st = read_u32(&c, &kv->type, "metadata value type")) != GPT_OK)
             goto fail;
         if (kv->type == GGUF_ARRAY || kv->type == GGUF_STRING ||
@@ -408,18 +442,10 @@ gguf_parse(const void *base, size_t size, gguf_file *f, gpt_error *err)
             goto fail;
         if ((st = tensor_nbytes(&f->tensors[i], err)) != GPT_OK)
             goto fail;
-        for (j = 0; j < i; j++)
-            if (f->tensors[j].name.len == f->tensors[i].name.len &&
-                memcmp(f->tensors[j].name.ptr, f->tensors[i].name.ptr,
-                       f->tensors[i].name.len) == 0) {
-                char name[96];
-                st = gpt_set_error(err, GPT_ERR_CORRUPT_MODEL,
-                                   "tensor %s appears twice",
-                                   safe_name(f->tensors[i].name, name,
-                                             sizeof name));
-                goto fail;
-            }
     }
+    if ((st = check_unique(f, 0, err)) != GPT_OK ||
+        (st = check_unique(f, 1, err)) != GPT_OK)
+        goto fail;
 
     /* The data section starts at the next multiple of the alignment. */
     {
