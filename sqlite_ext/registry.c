@@ -9,6 +9,7 @@
 
 #include <limits.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -25,6 +26,18 @@ typedef struct entry {
 
 static pthread_mutex_t registry_mutex = PTHREAD_MUTEX_INITIALIZER;
 static entry *entries;
+
+/* The core names the file it opened (the resolved path) at the start of
+ * its message; show the name the user gave instead. */
+static void name_as_given(gpt_error *err, const char *real, const char *given)
+{
+    size_t n = strlen(real);
+    if (strcmp(real, given) == 0 || strncmp(err->message, real, n) != 0)
+        return;
+    char rest[GPT_ERROR_MAX];
+    snprintf(rest, sizeof rest, "%s", err->message + n);
+    snprintf(err->message, sizeof err->message, "%.200s%.300s", given, rest);
+}
 
 gpt_status gpt_registry_acquire(const char *path, gpt_model **out,
                                 gpt_error *err)
@@ -59,6 +72,7 @@ gpt_status gpt_registry_acquire(const char *path, gpt_model **out,
     if (rc != GPT_OK) {
         pthread_mutex_unlock(&registry_mutex);
         free(e);
+        name_as_given(err, real, path);
         return rc;
     }
     e->dev = st.st_dev;

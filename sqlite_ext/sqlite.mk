@@ -22,6 +22,7 @@ SQLITE_HDRS     := $(wildcard sqlite_ext/*.h) core/gpt.h
 SQLITE_SO_BUILD := $(BUILD)/sqlite/gpt.so
 SQLITE_SO       := sqlite_ext/gpt.so
 SQLITE_THREADS_TEST := $(BUILD)/sqlite/test_threads
+SQLITE_OPTIONS_TEST := $(BUILD)/sqlite/test_options
 GPT_TEST_MODELS ?= build/models
 
 .PHONY: install-sqlite
@@ -43,9 +44,18 @@ $(SQLITE_THREADS_TEST): tests/sqlite/test_threads.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LDFLAGS_SAN) -lsqlite3 -lpthread
 
-test-sqlite: sqlite $(SQLITE_THREADS_TEST) test-models
-	GPT_TEST_MODELS=$(GPT_TEST_MODELS) PYTHON=$(PYTHON) \
-	    SQLITE_THREADS_TEST=$(SQLITE_THREADS_TEST) SANITIZE=$(SANITIZE) \
+$(SQLITE_OPTIONS_TEST): tests/sqlite/test_options.c sqlite_ext/options.c \
+                        sqlite_ext/json.c sqlite_ext/options.h \
+                        sqlite_ext/json.h $(CORE_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Isqlite_ext -o $@ tests/sqlite/test_options.c \
+	    sqlite_ext/options.c sqlite_ext/json.c $(CORE_LIB) $(LDFLAGS_SAN) \
+	    $(LDLIBS_CORE)
+
+test-sqlite: sqlite $(SQLITE_THREADS_TEST) $(SQLITE_OPTIONS_TEST) test-models
+	GPT_TEST_MODELS=$(GPT_TEST_MODELS) PYTHON=$(PYTHON) CC=$(CC) \
+	    SQLITE_THREADS_TEST=$(SQLITE_THREADS_TEST) \
+	    SQLITE_OPTIONS_TEST=$(SQLITE_OPTIONS_TEST) SANITIZE=$(SANITIZE) \
 	    sh tests/sqlite/run.sh
 
 install-sqlite: sqlite
