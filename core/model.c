@@ -283,6 +283,82 @@ read_tokenizer(gpt_model *m, gpt_error *err)
     return GPT_OK;
 }
 
+static const char *const layer_tensors[] = {
+    "attn_norm.weight", "attn_norm.bias", "attn_qkv.weight", "attn_qkv.bias",
+    "attn_output.weight", "attn_output.bias", "ffn_norm.weight",
+    "ffn_norm.bias", "ffn_up.weight", "ffn_up.bias", "ffn_down.weight",
+    "ffn_down.bias"};
+#define N_LAYER_TENSORS 12
+
+/* Is name one of the tensors of a gpt2 model with n_layer layers? */
+static int
+known_tensor(gguf_str name, int n_layer)
+{
+    static const char *const global[] = {"token_embd.weight",
+                                         "position_embd.weight",
+                                         "output_norm.weight",
+                                         "output_norm.bias", "output.weight"};
+    char buf[96];
+    size_t i, n = name.len < sizeof buf - 1 ? (size_t)name.len : 0;
+    int l = -1, used = 0;
+
+    if (n == 0)
+        return 0;
+    memcpy(buf, name.ptr, n);
+    buf[n] = '\0';
+    for (i = 0; i < sizeof global / sizeof *global; i++)
+        if (strcmp(buf, global[i]) == 0)
+            return 1;
+    if (sscanf(buf, "blk.%d.%n", &l, &used) != 1 || used == 0 || l < 0 ||
+        l >= n_layer)
+        return 0;
+    {
+        char canon[32]; /* "blk.01." or "blk.+1." is not layer 1's name */
+        snprintf(canon, sizeof canon, "blk.%d.", l);
+        if (strncmp(canon, buf, (size_t)used) != 0 ||
+            strlen(canon) != (size_t)used)
+            return 0;
+    }
+    for (i = 0; i < N_LAYER_TENSORS; i++)
+        if (strcmp(buf + used, layer_tensors[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* A gpt2 file holds exactly its model's tensors (llama.cpp refuses others
+ * too).  Checking the count first also bounds the cost of the lookups in
+ * read_tensors, each linear in the number of tensors. */
+static gpt_status
+check_tensor_count(gpt_model *m, int after_lookups, gpt_error *err)
+{
+    const gguf_file *f = &m->gguf;
+    uint64_t want = 4 + (uint64_t)N_LAYER_TENSORS * (uint64_t)m->n_layer +
+                    (after_lookups ? !m->tied_output : 1), i;
+    char name[96];
+
+    if (after_lookups ? f->n_tensors == want : f->n_tensors <= want)
+        return GPT_OK;
+    for (i = 0; i < f->n_tensors; i++)
+        if (!known_tensor(f->tensors[i].name, m->n_layer)) {
+            size_t n = f->tensors[i].name.len < 80
+                           ? (size_t)f->tensors[i].name.len : 80, k;
+            for (k = 0; k < n; k++) {
+                char ch = f->tensors[i].name.ptr[k];
+                name[k] = (ch >= 0x20 && ch < 0x7f) ? ch : '?';
+            }
+            name[n] = '\0';
+            return gpt_set_error(err, GPT_ERR_CORRUPT_MODEL,
+                                 "tensor %s is not part of a gpt2 model "
+                                 "with %d layers",
+                                 name, m->n_layer);
+        }
+    return gpt_set_error(err, GPT_ERR_CORRUPT_MODEL,
+                         "the file has %llu tensors, expected %llu for a "
+                         "gpt2 model with %d layers",
+                         (unsigned long long)f->n_tensors,
+                         (unsigned long long)want, m->n_layer);
+}
+
 static gpt_status
 read_tensors(gpt_model *m, gpt_error *err)
 {
@@ -291,6 +367,8 @@ read_tensors(gpt_model *m, gpt_error *err)
     gpt_status st;
     char name[96];
 
+    if ((st = check_tensor_count(m, 0, err)) != GPT_OK)
+        return st;
     if ((st = get_matrix(f, "token_embd.weight", m->n_vocab, d, &m->tok_embd,
                          err)) != GPT_OK ||
         (st = get_matrix(f, "position_embd.weight", m->n_ctx, d,
@@ -336,7 +414,7 @@ read_tensors(gpt_model *m, gpt_error *err)
 #undef V
 #undef M
     }
-    return GPT_OK;
+    return check_tensor_count(m, 1, err);
 }
 
 /* n_params, the matrices' common type and a "TYPE:count" summary. */
@@ -355,7 +433,9 @@ summarize(gpt_model *m)
         m->n_params += (int64_t)(t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3]);
         if (t->type < 64)
             counts[t->type]++;
-        if (t->n_dims == 2 && memcmp(t->name.ptr, "position_embd", 13) != 0) {
+        if (t->n_dims == 2 &&
+            !(t->name.len >= 13 &&
+              memcmp(t->name.ptr, "position_embd", 13) == 0)) {
             if (mat_type == UINT32_MAX)
                 mat_type = t->type;
             else if (mat_type != t->type)
