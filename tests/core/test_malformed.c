@@ -227,6 +227,38 @@ remove_tensor_info(blob *b, const char *name)
     realign(b, -(long)(e - s), 32);
 }
 
+/* Adds n tensor infos name0, name1, ... (or name when n is 1), F32 of
+ * shape [64], at offset 0, after the last one. */
+static void
+add_tensor_infos(blob *b, const char *name, int n)
+{
+    uint8_t buf[128];
+    size_t total = 0;
+    int i;
+
+    for (i = 0; i < n; i++) {
+        char nm[64];
+        uint64_t len, ne = 64, off = 0;
+        uint32_t nd = 1, type = GGML_F32;
+        size_t k = 0;
+        if (n == 1)
+            snprintf(nm, sizeof nm, "%s", name);
+        else
+            snprintf(nm, sizeof nm, "%s%d", name, i);
+        len = strlen(nm);
+        memcpy(buf + k, &len, 8), k += 8;
+        memcpy(buf + k, nm, len), k += len;
+        memcpy(buf + k, &nd, 4), k += 4;
+        memcpy(buf + k, &ne, 8), k += 8;
+        memcpy(buf + k, &type, 4), k += 4;
+        memcpy(buf + k, &off, 8), k += 8;
+        blob_splice(b, header_end + total, 0, buf, k);
+        total += k;
+    }
+    put_u64(b, 8, get_u64(b, 8) + (uint64_t)n);
+    realign(b, (long)total, 32);
+}
+
 /* Offset of the tokens-array string for token id. */
 static size_t
 token_off(uint64_t id)
@@ -818,6 +850,23 @@ tensor_variants(void)
     memcpy(b.p + t_start("blk.0.ffn_up.weight") + 8 + 4, "1", 1);
     expect("duplicate-tensor", &b, GPT_ERR_CORRUPT_MODEL,
            "tensor blk.1.ffn_up.weight appears twice");
+
+    b = copy_orig();
+    add_tensor_infos(&b, "rope_freqs.weight", 1);
+    expect("unknown-tensor", &b, GPT_ERR_CORRUPT_MODEL,
+           "tensor rope_freqs.weight is not part of a gpt2 model with 2 "
+           "layers");
+
+    b = copy_orig();
+    add_tensor_infos(&b, "blk.2.attn_norm.weight", 1);
+    expect("tensor-of-layer-2", &b, GPT_ERR_CORRUPT_MODEL,
+           "tensor blk.2.attn_norm.weight is not part of a gpt2 model with "
+           "2 layers");
+
+    b = copy_orig();
+    add_tensor_infos(&b, "junk.", 40);
+    expect("too-many-tensors", &b, GPT_ERR_CORRUPT_MODEL,
+           "tensor junk.0 is not part of a gpt2 model with 2 layers");
 
     b = copy_orig();
     put_u64(&b, t_start("blk.0.attn_norm.weight"), 0);
