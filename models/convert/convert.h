@@ -38,6 +38,7 @@ typedef struct cv_tensor {
     uint64_t src_nbytes;
     int transpose;       /* 2-D: source is (ne[0] rows, ne[1] cols) */
     char src_name[96];   /* for messages */
+    const char *src_file; /* for messages */
 } cv_tensor;
 
 /* general.file_type (llama_ftype) of a file whose matrices have this type. */

@@ -465,6 +465,7 @@ add(plan_ctx *c, const char *hf, const char *gguf_name, uint64_t d0,
         ct->ne[0] = d0;
     }
     ct->src = t->data;
+    ct->src_file = c->st_path;
     ct->src_type = src_type;
     ct->src_nbytes = t->nbytes;
     ct->out_type = kind == 0 ? GGML_F32 : c->type;

@@ -165,6 +165,7 @@ cv_requantize(const cv_options *o, gpt_error *err)
         ct->n_dims = t->n_dims;
         memcpy(ct->ne, t->ne, sizeof ct->ne);
         ct->src = t->data;
+        ct->src_file = o->in;
         ct->src_type = t->type;
         ct->src_nbytes = t->nbytes;
         ct->out_type = t->type;

@@ -116,9 +116,11 @@ load_floats(const cv_tensor *t, uint64_t n)
     return f;
 }
 
+/* Writes tensor `index`.  Conversion errors name the source tensor; write
+ * errors the file being written (tmp). */
 static gpt_status
-emit(gguf_writer *w, FILE *fp, size_t index, const cv_tensor *t,
-     gpt_error *err)
+emit(gguf_writer *w, FILE *fp, const char *tmp, size_t index,
+     const cv_tensor *t, gpt_error *err)
 {
     uint64_t n = 1, i;
     uint32_t k;
@@ -129,8 +131,12 @@ emit(gguf_writer *w, FILE *fp, size_t index, const cv_tensor *t,
 
     for (k = 0; k < t->n_dims; k++)
         n *= t->ne[k];
-    if (!t->transpose && t->src_type == t->out_type)
-        return gw_write_tensor(w, fp, index, t->src, t->src_nbytes, err);
+    if (!t->transpose && t->src_type == t->out_type) {
+        if ((st = gw_write_tensor(w, fp, index, t->src, t->src_nbytes,
+                                  err)) != GPT_OK)
+            gpt_error_prefix(err, tmp);
+        return st;
+    }
     if (n > SIZE_MAX / 8)
         return gpt_set_error(err, GPT_ERR_NOMEM, "%s: too large",
                              t->src_name);
@@ -157,10 +163,10 @@ emit(gguf_writer *w, FILE *fp, size_t index, const cv_tensor *t,
             if (!isfinite(f[i])) {
                 gpt_free(f);
                 return gpt_set_error(err, GPT_ERR_CORRUPT_MODEL,
-                                     "tensor %s holds NaN or infinite "
+                                     "%s: tensor %s holds NaN or infinite "
                                      "values (element %llu); cannot "
-                                     "quantize it", t->src_name,
-                                     (unsigned long long)i);
+                                     "quantize it", t->src_file,
+                                     t->src_name, (unsigned long long)i);
             }
         enc_bytes = n / Q8_0_BLOCK * Q8_0_BLOCK_BYTES;
         enc = gpt_malloc((size_t)enc_bytes);
@@ -177,7 +183,8 @@ emit(gguf_writer *w, FILE *fp, size_t index, const cv_tensor *t,
         return gpt_set_error(err, GPT_ERR_NOMEM,
                              "out of memory converting %s", t->src_name);
     }
-    st = gw_write_tensor(w, fp, index, enc, enc_bytes, err);
+    if ((st = gw_write_tensor(w, fp, index, enc, enc_bytes, err)) != GPT_OK)
+        gpt_error_prefix(err, tmp);
     if (enc != f)
         gpt_free(enc);
     gpt_free(f);
@@ -204,9 +211,10 @@ cv_write_file(const cv_options *o, gguf_writer *w, const cv_tensor *plan,
         return st;
     }
     setvbuf(fp, NULL, _IOFBF, 1 << 20);
-    st = gw_write_header(w, fp, err);
+    if ((st = gw_write_header(w, fp, err)) != GPT_OK)
+        gpt_error_prefix(err, tmp);
     for (i = 0; st == GPT_OK && i < n; i++) {
-        st = emit(w, fp, i, &plan[i], err);
+        st = emit(w, fp, tmp, i, &plan[i], err);
         if (!o->quiet && st == GPT_OK)
             fprintf(stderr, "  %-28s %-4s -> %-4s [%llu x %llu]\n",
                     plan[i].name, ggml_type_name(plan[i].src_type),
@@ -214,16 +222,14 @@ cv_write_file(const cv_options *o, gguf_writer *w, const cv_tensor *plan,
                     (unsigned long long)plan[i].ne[0],
                     (unsigned long long)plan[i].ne[1]);
     }
-    if (st == GPT_OK)
-        st = gw_finish(w, fp, err);
-    if (st == GPT_OK && (fflush(fp) != 0 || fsync(fileno(fp)) != 0))
-        st = gpt_set_error(err, GPT_ERR_INTERNAL, "write failed: %s",
-                           strerror(errno));
-    if (fclose(fp) != 0 && st == GPT_OK)
-        st = gpt_set_error(err, GPT_ERR_INTERNAL, "write failed: %s",
-                           strerror(errno));
-    if (st != GPT_OK)
+    if (st == GPT_OK && (st = gw_finish(w, fp, err)) != GPT_OK)
         gpt_error_prefix(err, tmp);
+    if (st == GPT_OK && (fflush(fp) != 0 || fsync(fileno(fp)) != 0))
+        st = gpt_set_error(err, GPT_ERR_INTERNAL, "%s: write failed: %s",
+                           tmp, strerror(errno));
+    if (fclose(fp) != 0 && st == GPT_OK)
+        st = gpt_set_error(err, GPT_ERR_INTERNAL, "%s: write failed: %s",
+                           tmp, strerror(errno));
     if (st == GPT_OK && o->verify) {
         gpt_model *m = NULL;
         st = gpt_model_open(tmp, &m, err);
