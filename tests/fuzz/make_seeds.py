@@ -4,7 +4,7 @@
     /usr/bin/python3 tests/fuzz/make_seeds.py [tests/fuzz]
 
 corpus_gguf/: very small but valid gpt2 GGUF files (a 256-byte vocabulary
-plus a few merges, one layer of width 8 or 32) in F32, F16 and Q8_0, with and
+plus a few merges, one layer of width 3 to 32) in F32, F16 and Q8_0, with and
 without output.weight, version 2 and 3, with general.alignment, so that the
 fuzzer starts from inputs that get through the whole loader (and the tokenizer
 builder) and mutates from there; plus a few broken headers.
@@ -167,6 +167,12 @@ def main():
         "f16-align64": model(wtype="F16", alignment=64, seed=3),
         "q8_0": model(n_embd=32, n_ff=32, n_ctx=4, n_head=4, wtype="Q8_0",
                       seed=4),
+        # odd widths: the SIMD kernels' tails
+        "odd3-f32": model(n_embd=3, n_ff=5, n_ctx=3, n_head=1, seed=5),
+        "odd3-f16": model(n_embd=3, n_ff=5, n_ctx=3, n_head=3, wtype="F16",
+                          seed=6),
+        "odd17-f16-untied": model(n_embd=17, n_ff=33, n_ctx=5, n_head=1,
+                                  wtype="F16", tied=False, seed=7),
         "header-only": b"GGUF" + struct.pack("<IQQ", 3, 0, 0),
         "bad-version": b"GGUF" + struct.pack("<IQQ", 1, 0, 0),
         "one-kv": b"GGUF" + struct.pack("<IQQ", 3, 0, 1) +
