@@ -36,9 +36,14 @@ $(SQLITE_SO_BUILD): $(SQLITE_SRCS) $(SQLITE_HDRS) $(CORE_LIB) sqlite_ext/sqlite.
 	    -shared -o $@ $(SQLITE_SRCS) $(CORE_LIB) -Wl,--exclude-libs,ALL \
 	    -Wl,-z,defs $(LDFLAGS_SAN) $(LDLIBS_CORE) -ldl
 
-# Copied only when it changed, so that make stays quiet when nothing did.
-$(SQLITE_SO): $(SQLITE_SO_BUILD)
+# Checked on every make (the copy may come from the other BUILD: a
+# SANITIZE=1 build and a normal one share this path) and copied only when
+# it differs.
+$(SQLITE_SO): $(SQLITE_SO_BUILD) sqlite-always
 	@cmp -s $< $@ || cp $< $@
+
+.PHONY: sqlite-always
+sqlite-always:
 
 $(SQLITE_THREADS_TEST): tests/sqlite/test_threads.c
 	@mkdir -p $(@D)

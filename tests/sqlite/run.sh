@@ -10,7 +10,8 @@
 #     models) and @tmp (a scratch directory holding broken model files);
 #     the scratch path and the repository path are replaced by $TMP and
 #     $ROOT in the output before diffing.
-#  3. Ctrl-C: SIGINT to a shell running a long generation stops it quickly.
+#  3. Ctrl-C: SIGINT to a shell running a long generation stops it quickly;
+#     the default model is found next to an installed module.
 #  4. test_threads: several connections in several threads, one model.
 #  5. Debian's Python loads the module through its sqlite3 module.
 #
@@ -126,6 +127,21 @@ if grep -q "interrupted" "$TMP/sigint.out" && [ $ms -lt 1000 ]; then
 else
     cat "$TMP/sigint.out"
     bad "Ctrl-C stops a generation (${ms} ms)"
+fi
+
+# 3b. The default model next to the module, and `.load gpt` by name through
+# the library path, as after `make install` (a copy in a scratch prefix).
+mkdir -p "$TMP/prefix/lib" "$TMP/prefix/models"
+cp sqlite_ext/gpt.so "$TMP/prefix/lib/gpt.so"
+cp "$MODELS/tiny-q8_0.gguf" "$TMP/prefix/models/default.gguf"
+got=$(cd "$TMP" && env -u GPT_MODEL LD_LIBRARY_PATH="$TMP/prefix/lib" \
+      $PRELOAD "$SQLITE3" -batch -init /dev/null :memory: ".load gpt" \
+      "SELECT json_extract(gpt_model_info(), '\$.path') || ' ' || gpt_tokenize('Hi');" 2>&1)
+if [ "$got" = "$TMP/prefix/models/default.gguf [17250]" ]; then
+    ok "default model found next to the module; .load gpt by name"
+else
+    echo "$got"
+    bad "default model found next to the module; .load gpt by name"
 fi
 
 # 4. threads
