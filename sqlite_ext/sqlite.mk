@@ -57,8 +57,8 @@ $(SQLITE_OPTIONS_TEST): tests/sqlite/test_options.c sqlite_ext/options.c \
 	    sqlite_ext/options.c sqlite_ext/json.c $(CORE_LIB) $(LDFLAGS_SAN) \
 	    $(LDLIBS_CORE)
 
-test-sqlite: sqlite $(SQLITE_THREADS_TEST) $(SQLITE_OPTIONS_TEST) test-models
-	GPT_TEST_MODELS=$(GPT_TEST_MODELS) PYTHON=$(PYTHON) CC=$(CC) \
+test-sqlite: sqlite cli $(SQLITE_THREADS_TEST) $(SQLITE_OPTIONS_TEST) test-models
+	GPT_TEST_MODELS=$(GPT_TEST_MODELS) PYTHON=$(PYTHON) CC=$(CC) GPT_CLI=$(CLI) \
 	    SQLITE_THREADS_TEST=$(SQLITE_THREADS_TEST) \
 	    SQLITE_OPTIONS_TEST=$(SQLITE_OPTIONS_TEST) SANITIZE=$(SANITIZE) \
 	    sh tests/sqlite/run.sh

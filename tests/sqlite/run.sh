@@ -13,7 +13,8 @@
 #  3. Ctrl-C: SIGINT to a shell running a long generation stops it quickly;
 #     the default model is found next to an installed module.
 #  4. test_threads: several connections in several threads, one model.
-#  5. Debian's Python loads the module through its sqlite3 module.
+#  5. Debian's Python loads the module through its sqlite3 module, and its
+#     results are compared byte for byte with the CLI's (build/gpt).
 #
 # Environment: GPT_TEST_MODELS (default build/models), PYTHON
 # (/usr/bin/python3), SQLITE3 (sqlite3), SQLITE_THREADS_TEST and
@@ -159,7 +160,7 @@ fi
 
 # 5. Python
 if run_host "$PYTHON" tests/sqlite/test_python.py ./sqlite_ext/gpt \
-    > "$TMP/python.out" 2>&1; then
+    "${GPT_CLI:-$BUILD_DIR/gpt}" > "$TMP/python.out" 2>&1; then
     ok "test_python.py ($(tail -1 "$TMP/python.out"))"
 else
     cat "$TMP/python.out"

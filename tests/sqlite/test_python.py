@@ -1,13 +1,61 @@
-"""Loads the gpt SQLite module from Debian's Python, as a Python user would.
+"""Loads the gpt SQLite module from Debian's Python, as a Python user would,
+and checks that it gives byte-identical results to the command-line tool.
 
-    /usr/bin/python3 tests/sqlite/test_python.py ./sqlite_ext/gpt
+    /usr/bin/python3 tests/sqlite/test_python.py ./sqlite_ext/gpt [build/gpt]
 
 GPT_MODEL must name a model (tests/sqlite/run.sh sets it).
 """
+import json
+import os
 import sqlite3
+import subprocess
 import sys
 import threading
 import time
+
+# (prompt, options JSON for SQLite, the same options for the CLI)
+CLI_CASES = [
+    ("The cat is lying on the", {}, []),
+    ("The cat is lying on the", {"max_tokens": 20, "seed": 7},
+     ["--max-tokens", "20", "--seed", "7"]),
+    ("讲一个“行权”和“A+”的故事", {"max_tokens": 12, "temperature": 0},
+     ["--max-tokens", "12", "--temperature", "0"]),
+    ("", {"max_tokens": 8, "top_k": 5, "top_p": 0.5, "seed": 3},
+     ["--max-tokens", "8", "--top-k", "5", "--top-p", "0.5", "--seed", "3"]),
+    ("x<|endoftext|>y", {"max_tokens": 10, "temperature": 1.5, "top_k": 0,
+                         "top_p": 1, "seed": 11},
+     ["--max-tokens", "10", "--temperature", "1.5", "--top-k", "0",
+      "--top-p", "1", "--seed", "11"]),
+    ("The cat", {"max_tokens": 20, "seed": 4, "stop": ["GMT", "zzz"]},
+     ["--max-tokens", "20", "--seed", "4", "--stop", "GMT", "--stop", "zzz"]),
+]
+
+
+def cli(tool, *args):
+    out = subprocess.run([tool, *args, "--model", os.environ["GPT_MODEL"],
+                          "--threads", "1"], stdin=subprocess.DEVNULL,
+                         capture_output=True, check=True).stdout
+    assert out.endswith(b"\n"), out
+    return out[:-1]
+
+
+def compare_cli(con, tool):
+    """The module and the CLI give the same bytes for the same inputs."""
+    for prompt, options, args in CLI_CASES:
+        mine, = con.execute("SELECT CAST(gpt_generate(?, ?) AS BLOB)",
+                            (prompt, json.dumps(options))).fetchone()
+        theirs = cli(tool, "generate", *args, prompt)
+        assert mine == theirs, (prompt, options, mine, theirs)
+    text = "Hello world 讲一个“行权”和“A+”的故事<|endoftext|>"
+    ids, = con.execute("SELECT gpt_tokenize(?)", (text,)).fetchone()
+    assert json.loads(ids) == json.loads(cli(tool, "tokenize", text)), ids
+    rows = con.execute("SELECT rank, token_id, printf('%.6f', prob) FROM "
+                       "gpt_next_token_probs(?, 5)", (text,)).fetchall()
+    theirs = [line.split(b"\t") for line in
+              cli(tool, "probs", "--k", "5", text).split(b"\n")]
+    assert [(r[0], r[1], r[2]) for r in rows] == \
+        [(int(t[0]), int(t[1]), t[3].decode()) for t in theirs], (rows, theirs)
+    return len(CLI_CASES) + 2
 
 
 def main():
@@ -43,6 +91,18 @@ def main():
     except sqlite3.OperationalError as e:
         assert "unknown key \"temprature\"" in str(e), e
 
+    # Every result is valid UTF-8: Python refuses to decode anything else.
+    texts = con.execute(
+        "WITH RECURSIVE s(v) AS (SELECT 1 UNION ALL SELECT v + 1 FROM s "
+        "WHERE v < 30) SELECT gpt_generate('讲一个', json_object('seed', v, "
+        "'max_tokens', 6, 'temperature', 2, 'top_k', 0, 'top_p', 1)) "
+        "FROM s").fetchall()
+    assert len(texts) == 30 and all(isinstance(t, str) for t, in texts)
+
+    compared = 0
+    if len(sys.argv) > 2 and os.path.exists(sys.argv[2]):
+        compared = compare_cli(con, sys.argv[2])
+
     # Connection.interrupt() from another thread stops a long statement.
     def later():
         time.sleep(0.3)
@@ -63,7 +123,7 @@ def main():
     assert elapsed < 1.5, elapsed
     con.close()
     print(f"python {sys.version.split()[0]}, sqlite {sqlite3.sqlite_version}: "
-          f"ok ({text!r})")
+          f"ok, {compared} results identical to the CLI ({text!r})")
 
 
 if __name__ == "__main__":
