@@ -19,7 +19,13 @@ $(CONVERT): $(CONVERT_SRCS) $(wildcard models/convert/*.h) $(CORE_LIB) core/gpt.
 	@mkdir -p $(BUILD)
 	$(CC) $(ALL_CFLAGS) -Imodels/convert $(CONVERT_SRCS) -o $@ $(CORE_LIB) $(LDFLAGS_SAN) $(LDLIBS_CORE)
 
-test-convert: $(CONVERT) cli
+CONVERT_UNITS := $(BUILD)/test_convert_units
+
+$(CONVERT_UNITS): tests/convert/test_units.c models/convert/json.c models/convert/quant.c models/convert/gguf_write.c $(wildcard models/convert/*.h) $(CORE_LIB)
+	@mkdir -p $(BUILD)
+	$(CC) $(ALL_CFLAGS) -Imodels/convert $(filter %.c,$^) -o $@ $(CORE_LIB) $(LDFLAGS_SAN) $(LDLIBS_CORE)
+
+test-convert: $(CONVERT) $(CONVERT_UNITS) cli
 	BUILD=$(BUILD) PYTHON=$(PYTHON) sh tests/convert/run.sh
 
 gpt2: $(CONVERT)

@@ -58,6 +58,17 @@ for f in "$CONV" "$GPT"; do
     fi
 done
 
+# ------------------------------------------------------------ unit tests
+if [ -x "$BUILD/test_convert_units" ]; then
+    if "$BUILD/test_convert_units" >"$T/units.log" 2>&1 && clean "$T/units.log"; then
+        ok "unit tests (JSON, fp16 vs F16C, Q8_0, GGUF writer): $(tail -n 1 "$T/units.log")"
+    else
+        bad "unit tests" "$T/units.log"
+    fi
+else
+    echo "skip unit tests: $BUILD/test_convert_units not built (make test-convert builds it)"
+fi
+
 # ---------------------------------------------------------------- inputs
 if [ ! -f "$MODELS/tiny-f32.gguf" ] || [ ! -f "$MODELS/tiny-untied-f32.gguf" ] ||
    [ ! -f "$MODELS/tiny-f16.gguf" ] || [ ! -f "$MODELS/tiny-q8_0.gguf" ]; then
