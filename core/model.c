@@ -464,8 +464,11 @@ gpt_model_open(const char *path, gpt_model **out, gpt_error *err)
         return gpt_set_error(err, GPT_ERR_INVALID_ARGUMENT,
                              "model path is empty");
     m = gpt_calloc(1, sizeof *m);
-    if (!m)
-        return gpt_set_error(err, GPT_ERR_NOMEM, "out of memory");
+    if (!m) {
+        st = gpt_set_error(err, GPT_ERR_NOMEM, "out of memory");
+        gpt_error_prefix(err, path);
+        return st;
+    }
     atomic_init(&m->refcount, 1);
     m->path = dup_str(path, strlen(path));
     if (!m->path) {
