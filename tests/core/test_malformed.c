@@ -6,7 +6,8 @@
  * the malformed variants in memory (byte edits at offsets found by parsing
  * the good file, header splices that insert or remove entries, truncations
  * at thousands of offsets), writes each to a temporary file and checks what
- * gpt_model_open() says.  A few positive controls (version 2, an explicit
+ * gpt_model_open() says; then makes each allocation of a good open fail in
+ * turn.  A few positive controls (version 2, an explicit
  * general.alignment, a spliced header) prove that the editing machinery
  * itself produces loadable files, so a failure really is the edit's.
  *
@@ -27,6 +28,7 @@
 
 #include "gguf.h"
 #include "gpt.h"
+#include "internal.h"
 
 static int n_pass, n_fail;
 static char tmpdir[256];
@@ -1053,6 +1055,48 @@ special_files(void)
     }
 }
 
+/* Allocation failure: the Nth allocation of gpt_model_open (and every
+ * later one) fails, for every N up to the count of a successful open.  Each
+ * must return GPT_ERR_NOMEM naming the file, set no model, and leak nothing
+ * (LeakSanitizer checks that in the sanitizer build). */
+static void
+alloc_failures(const char *model)
+{
+    gpt_model *m = NULL;
+    gpt_error err;
+    uint64_t total, k;
+    int before = n_fail;
+
+    gpt_alloc_fail_after(0);
+    if (gpt_model_open(model, &m, &err) != GPT_OK) {
+        n_fail++;
+        printf("FAIL alloc: the model does not open: %s\n", err.message);
+        return;
+    }
+    total = gpt_alloc_fail_after(0);
+    gpt_model_release(m);
+    for (k = 1; k <= total; k++) {
+        gpt_status st;
+        m = NULL;
+        memset(&err, 0, sizeof err);
+        gpt_alloc_fail_after(k);
+        st = gpt_model_open(model, &m, &err);
+        gpt_alloc_fail_after(0);
+        if (st == GPT_ERR_NOMEM && !m && strstr(err.message, model) &&
+            strstr(err.message, "out of memory")) {
+            n_pass++;
+        } else {
+            n_fail++;
+            printf("FAIL alloc-fail-%llu of %llu: got %s \"%s\"\n",
+                   (unsigned long long)k, (unsigned long long)total,
+                   gpt_status_name(st), st == GPT_OK ? "" : err.message);
+            gpt_model_release(m);
+        }
+    }
+    printf("allocation failures: %llu allocations, %d failed\n",
+           (unsigned long long)total, n_fail - before);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1108,6 +1152,7 @@ main(int argc, char **argv)
     tensor_variants();
     special_files();
     truncations();
+    alloc_failures(model);
 
     rmdir(tmpdir);
     gguf_free(&g);
