@@ -52,6 +52,8 @@ test: deps
 	$(MAKE) test-sqlite
 	$(MAKE) test-pg
 
+install: install-sqlite install-pg
+
 demo:
 	bash tools/demo.sh
 
