@@ -75,7 +75,7 @@ def q8_0_bytes(vals):
 
 
 def model(n_embd=8, n_ff=16, n_ctx=8, n_head=2, wtype="F32", tied=True,
-          version=3, alignment=None, seed=1):
+          version=3, alignment=None, seed=1, n_layer=1, reverse=False):
     rnd = random.Random(seed)
     b2u = byte_to_unicode()
     tokens = [b2u[b] for b in range(256)]
@@ -89,7 +89,7 @@ def model(n_embd=8, n_ff=16, n_ctx=8, n_head=2, wtype="F32", tied=True,
     meta = [
         kv("general.architecture", STRING, "gpt2"),
         kv("general.name", STRING, "fuzz-seed"),
-        kv("gpt2.block_count", U32, 1),
+        kv("gpt2.block_count", U32, n_layer),
         kv("gpt2.context_length", U32, n_ctx),
         kv("gpt2.embedding_length", U32, n_embd),
         kv("gpt2.feed_forward_length", U32, n_ff),
@@ -110,7 +110,7 @@ def model(n_embd=8, n_ff=16, n_ctx=8, n_head=2, wtype="F32", tied=True,
     # (name, ne (GGUF order, ne0 contiguous), is_matrix)
     shapes = [("token_embd.weight", [d, n_vocab], True),
               ("position_embd.weight", [d, n_ctx], True)]
-    for suffix, ne, mat in [
+    for suffix, ne, mat in [(s, n, m) for _ in range(n_layer) for s, n, m in [
             ("attn_norm.weight", [d], False), ("attn_norm.bias", [d], False),
             ("attn_qkv.weight", [d, 3 * d], True),
             ("attn_qkv.bias", [3 * d], False),
@@ -119,13 +119,16 @@ def model(n_embd=8, n_ff=16, n_ctx=8, n_head=2, wtype="F32", tied=True,
             ("ffn_norm.weight", [d], False), ("ffn_norm.bias", [d], False),
             ("ffn_up.weight", [d, n_ff], True), ("ffn_up.bias", [n_ff], False),
             ("ffn_down.weight", [n_ff, d], True),
-            ("ffn_down.bias", [d], False)]:
-        shapes.append(("blk.0." + suffix, ne, mat))
+            ("ffn_down.bias", [d], False)]]:
+        layer = sum(1 for x in shapes if x[0].endswith("ffn_down.bias"))
+        shapes.append(("blk.%d.%s" % (layer, suffix), ne, mat))
     shapes += [("output_norm.weight", [d], False),
                ("output_norm.bias", [d], False)]
     if not tied:
         shapes.append(("output.weight", [d, n_vocab], True))
 
+    if reverse:  # tensor infos in reverse order: the slowest lookups
+        shapes.reverse()
     infos, data = b"", b""
     for name, ne, mat in shapes:
         n = 1
