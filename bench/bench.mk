@@ -9,7 +9,7 @@
 BENCH_DIR  := $(BUILD)/bench
 BENCH_ARGS ?=
 BENCH_BINS := $(BENCH_DIR)/bandwidth $(BENCH_DIR)/sgemm $(BENCH_DIR)/tokbench \
-              $(BENCH_DIR)/rss
+              $(BENCH_DIR)/rss $(BENCH_DIR)/corebench
 
 .PHONY: bench bench-tools
 
@@ -31,4 +31,7 @@ $(BENCH_DIR)/tokbench: bench/tokbench.c $(CORE_LIB) core/gpt.h | $(BENCH_DIR)
 	$(CC) $(ALL_CFLAGS) $< -o $@ $(CORE_LIB) $(LDLIBS_CORE)
 
 $(BENCH_DIR)/rss: bench/rss.c $(CORE_LIB) core/gpt.h | $(BENCH_DIR)
+	$(CC) $(ALL_CFLAGS) $< -o $@ $(CORE_LIB) $(LDLIBS_CORE)
+
+$(BENCH_DIR)/corebench: bench/corebench.c $(CORE_LIB) core/gpt.h | $(BENCH_DIR)
 	$(CC) $(ALL_CFLAGS) $< -o $@ $(CORE_LIB) $(LDLIBS_CORE)

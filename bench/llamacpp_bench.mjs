@@ -23,6 +23,9 @@ const llama = await getLlama({gpu: false, build: "never", logLevel: "error",
                               maxThreads: 0});
 const N_VOCAB = 50257;  // GPT-2's; the benchmark models all have it
 const now = () => Number(process.hrtime.bigint()) / 1e9;
+// CPU seconds of the whole process (node plus llama.cpp's threads): at one
+// thread, tokens per CPU-second is robust to other load on the machine
+const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; };
 const [, , cmd, ...args] = process.argv;
 
 // the ids `gpt bench` uses (tools/cli/gpt_cli.c), so both see equal work
@@ -77,12 +80,14 @@ if (cmd === "load") {
     for (let r = 0; r < runs; r++) {
       ids[0] = (ids[0] + 1) % N_VOCAB;  // a new prompt each run, as gpt bench
       await seq.clearHistory();
-      const t0 = now();
+      const t0 = now(), c0 = cpu();
       await seq.evaluateWithoutGeneratingNewTokens(ids);
-      const t1 = now();
+      const t1 = now(), c1 = cpu();
       const prefill = +(nPrompt / (t1 - t0)).toFixed(2);
+      const prefillCpu = +(nPrompt / (c1 - c0)).toFixed(2);
       if (nGen === 0) {
-        res.push({prefill_tok_s: prefill, decode_tok_s: 0});
+        res.push({prefill_tok_s: prefill, decode_tok_s: 0,
+                  prefill_tok_cpu_s: prefillCpu, decode_tok_cpu_s: 0});
         continue;
       }
       // decode: the prompt minus its last id is cached again, then each
@@ -90,14 +95,16 @@ if (cmd === "load") {
       await seq.clearHistory();
       await seq.evaluateWithoutGeneratingNewTokens(ids.slice(0, -1));
       let got = 0;
-      const t2 = now();
+      const t2 = now(), c2 = cpu();
       for await (const t of seq.evaluate(ids.slice(-1),
           {temperature: 0, yieldEogToken: true})) {
         if (++got >= nGen) break;
       }
-      const t3 = now();
+      const t3 = now(), c3 = cpu();
       res.push({prefill_tok_s: prefill,
-                decode_tok_s: +(nGen / (t3 - t2)).toFixed(2)});
+                decode_tok_s: +(nGen / (t3 - t2)).toFixed(2),
+                prefill_tok_cpu_s: prefillCpu,
+                decode_tok_cpu_s: +(nGen / (c3 - c2)).toFixed(2)});
     }
     results.push({prompt_tokens: nPrompt, gen_tokens: nGen, runs: res});
   }

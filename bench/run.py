@@ -6,7 +6,8 @@ Everything is measured in one run so the figures share the machine's state:
   ceilings   read bandwidth (build/bench/bandwidth), OpenBLAS sgemm
              GFLOP/s (build/bench/sgemm), at each thread count
   core       prefill tokens/s at each prompt length and decode tokens/s,
-             ours (build/gpt bench) and llama.cpp's (bench/llamacpp_bench.mjs)
+             ours (build/bench/corebench: `gpt bench`'s steps, plus CPU
+             time) and llama.cpp's (bench/llamacpp_bench.mjs)
              on the same GGUF, formats x thread counts, each RUNS runs;
              decode bandwidth efficiency = weight bytes read per token x
              tokens/s / best measured bandwidth at that thread count
@@ -106,7 +107,7 @@ def commit():
 
 def main(argv=None):
     ap = argparse.ArgumentParser()
-    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--formats", default="f32,f16,q8_0")
     ap.add_argument("--prompts", default="128,512")
@@ -181,11 +182,9 @@ def main(argv=None):
             # the first prompt length also carries the decode run
             g = a.gen if i == 0 else 0
             out.append({"prompt_tokens": p, "gen_tokens": g,
-                        "runs": run_json([gpt, "bench", "--model", model,
-                                          "--threads", str(t),
-                                          "--prompt-tokens", str(p),
-                                          "--gen-tokens", str(g),
-                                          "--runs", str(a.runs)])["runs"]})
+                        "runs": run_json([bb + "/corebench", model, str(t),
+                                          str(p), str(g),
+                                          str(a.runs)])["runs"]})
         return out
 
     def llama_bench(model, t):
@@ -208,8 +207,12 @@ def main(argv=None):
                     runs = r["runs"]
                     row["prefill"][str(r["prompt_tokens"])] = stats(
                         x["prefill_tok_s"] for x in runs)
+                    row.setdefault("prefill_cpu", {})[str(r["prompt_tokens"])] = \
+                        stats(x["prefill_tok_cpu_s"] for x in runs)
                     if r["gen_tokens"]:
                         row["decode"] = stats(x["decode_tok_s"] for x in runs)
+                        row["decode_cpu"] = stats(x["decode_tok_cpu_s"]
+                                                  for x in runs)
                         row["decode_prompt_tokens"] = r["prompt_tokens"]
                 d = row["decode"]["median"]
                 row["decode_gb_s"] = round(wb["decode_weight_bytes"] * d / 1e9, 2)
