@@ -500,13 +500,17 @@ gguf_free(gguf_file *f)
     f->tensors = NULL;
 }
 
+/* Linear searches: a gpt2 file has at most 12 * 1024 + 5 tensors (model.c
+ * checks that before its lookups); the length is compared first so most
+ * entries cost one comparison. */
 const gguf_kv *
 gguf_find_kv(const gguf_file *f, const char *key)
 {
+    size_t n = strlen(key);
     uint64_t i;
 
     for (i = 0; i < f->n_kv; i++)
-        if (str_eq(f->kv[i].key, key))
+        if (f->kv[i].key.len == n && memcmp(f->kv[i].key.ptr, key, n) == 0)
             return &f->kv[i];
     return NULL;
 }
@@ -514,10 +518,12 @@ gguf_find_kv(const gguf_file *f, const char *key)
 const gguf_tensor *
 gguf_find_tensor(const gguf_file *f, const char *name)
 {
+    size_t n = strlen(name);
     uint64_t i;
 
     for (i = 0; i < f->n_tensors; i++)
-        if (str_eq(f->tensors[i].name, name))
+        if (f->tensors[i].name.len == n &&
+            memcmp(f->tensors[i].name.ptr, name, n) == 0)
             return &f->tensors[i];
     return NULL;
 }
