@@ -4,6 +4,8 @@
 #   make fuzz                   build, then run each target FUZZ_SECONDS (60)
 #   make fuzz FUZZ_SECONDS=600  longer
 #   make fuzz-build             build only (build/fuzz/fuzz_*)
+#   make fuzz-regress           run every committed seed once (seconds; for
+#                               make test)
 #   make fuzz-seeds             rewrite the committed seed corpora
 #
 # Usable on its own too: make -f tests/fuzz/fuzz.mk fuzz
@@ -33,7 +35,7 @@ FUZZ_BINS    := $(addprefix $(FUZZ_DIR)/,$(FUZZ_TARGETS))
 FUZZ_FLAGS   = -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
                -rss_limit_mb=2048 -print_final_stats=1
 
-.PHONY: fuzz fuzz-build fuzz-seeds fuzz-gguf fuzz-tokenizer
+.PHONY: fuzz fuzz-build fuzz-seeds fuzz-gguf fuzz-tokenizer fuzz-regress
 
 fuzz-build: $(FUZZ_BINS)
 
@@ -50,11 +52,18 @@ fuzz-gguf: $(FUZZ_DIR)/fuzz_gguf
 	    -artifact_prefix=$(FUZZ_DIR)/fuzz_gguf- \
 	    $(FUZZ_DIR)/corpus_gguf tests/fuzz/corpus_gguf
 
-fuzz-tokenizer: $(FUZZ_DIR)/fuzz_tokenizer $(FUZZ_MODEL)
+fuzz-tokenizer: $(FUZZ_DIR)/fuzz_tokenizer
+	@test -f $(FUZZ_MODEL) || { echo "fuzz-tokenizer: $(FUZZ_MODEL) is missing: $(FUZZ_PYTHON) tests/gen_models.py --out build/models"; exit 1; }
 	@mkdir -p $(FUZZ_DIR)/corpus_tokenizer
 	GPT_FUZZ_MODEL=$(FUZZ_MODEL) $(FUZZ_DIR)/fuzz_tokenizer $(FUZZ_FLAGS) \
 	    -max_len=4096 -artifact_prefix=$(FUZZ_DIR)/fuzz_tokenizer- \
 	    $(FUZZ_DIR)/corpus_tokenizer tests/fuzz/corpus_tokenizer
+
+fuzz-regress: $(FUZZ_BINS)
+	$(FUZZ_DIR)/fuzz_gguf -runs=0 tests/fuzz/corpus_gguf
+	@test -f $(FUZZ_MODEL) || { echo "fuzz-regress: $(FUZZ_MODEL) is missing"; exit 1; }
+	GPT_FUZZ_MODEL=$(FUZZ_MODEL) $(FUZZ_DIR)/fuzz_tokenizer -runs=0 \
+	    tests/fuzz/corpus_tokenizer
 
 fuzz-seeds:
 	$(FUZZ_PYTHON) tests/fuzz/make_seeds.py tests/fuzz
