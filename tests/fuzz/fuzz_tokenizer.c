@@ -14,7 +14,9 @@
  *         into [-8, n_vocab + 8) so most are valid).  Out-of-range ids are
  *         INVALID_ARGUMENT; otherwise the text must be the sanitized
  *         concatenation of the tokens' bytes, valid UTF-8, NUL-terminated,
- *         and re-encoding it must decode to the same text.
+ *         and re-encoding it must decode to the same text; streaming the
+ *         tokens' bytes one token at a time through gpt_utf8_stream must
+ *         give valid pieces that add up to the same text.
  * A violation aborts, which libFuzzer reports with the input.
  */
 #include <stdio.h>
@@ -148,6 +150,39 @@ check_decode(const uint8_t *p, size_t len)
         fail("sanitize", err.message);
     if (san_len != out_len || memcmp(san, text, out_len) != 0)
         fail("decode differs from the sanitized token bytes", "");
+
+    /* streaming, one token at a time: every piece is valid UTF-8 on its
+     * own, and the pieces plus the flush are the decoded text */
+    {
+        gpt_utf8_stream us;
+        char *acc = malloc(out_len + 4), piece[GPT_UTF8_STREAM_MAX_OUT(64)];
+        char *big = NULL;
+        size_t acc_len = 0, k;
+
+        gpt_utf8_stream_init(&us);
+        for (i = 0; i < n; i++) {
+            size_t l = 0;
+            const char *b = gpt_token_bytes(model, ids[i], &l);
+            char *dst = piece;
+            if (GPT_UTF8_STREAM_MAX_OUT(l) > sizeof piece)
+                dst = big = realloc(big, GPT_UTF8_STREAM_MAX_OUT(l));
+            k = gpt_utf8_stream_push(&us, b, l, dst);
+            if (gpt_utf8_valid_prefix(dst, k) != k)
+                fail("a streamed piece is not valid UTF-8", "");
+            if (acc_len + k > out_len)
+                fail("streamed text longer than the decoded text", "");
+            memcpy(acc + acc_len, dst, k);
+            acc_len += k;
+        }
+        k = gpt_utf8_stream_flush(&us, piece);
+        if (acc_len + k != out_len)
+            fail("streamed text length differs from the decoded text", "");
+        memcpy(acc + acc_len, piece, k);
+        if (memcmp(acc, text, out_len) != 0)
+            fail("streamed text differs from the decoded text", "");
+        free(big);
+        free(acc);
+    }
 
     /* re-encoding the text decodes to the same text */
     if (gpt_tokenize(model, text, out_len, &ids2, &n2, &err) != GPT_OK)
