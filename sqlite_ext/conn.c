@@ -66,6 +66,7 @@ void gpt_conn_unref(void *p)
     if (!c || --c->refs > 0)
         return;
     gpt_session_free(c->session);
+    gpt_session_free(c->spare);
     gpt_registry_release(c->model);
     sqlite3_free(c);
 }
@@ -111,6 +112,45 @@ gpt_status gpt_conn_session(gpt_conn *c, gpt_session **s, gpt_error *err)
     return GPT_OK;
 }
 
+gpt_status gpt_conn_stream_session(gpt_conn *c, gpt_session **s,
+                                   gpt_error *err)
+{
+    gpt_model *m;
+    gpt_status rc = gpt_conn_model(c, &m, err);
+    if (rc != GPT_OK)
+        return rc;
+    if (c->spare && gpt_session_model(c->spare) == m) {
+        *s = c->spare;
+        c->spare = NULL;
+        return GPT_OK;
+    }
+    gpt_session_free(c->spare); /* made for a model no longer in use */
+    c->spare = NULL;
+    rc = gpt_session_new(m, s, err);
+    if (rc == GPT_OK) {
+        rc = gpt_session_set_threads(*s, c->threads, err);
+        if (rc != GPT_OK) {
+            gpt_session_free(*s);
+            *s = NULL;
+        }
+    }
+    return rc;
+}
+
+void gpt_conn_stream_done(gpt_conn *c, gpt_session *s)
+{
+    if (!s)
+        return;
+    /* Keep one, for the current model only (after gpt_load the stream's
+     * session still holds the old model, which it kept alive until now). */
+    if (!c->spare && s != c->session && gpt_session_model(s) == c->model) {
+        gpt_session_set_cancel(s, NULL, NULL);
+        c->spare = s;
+        return;
+    }
+    gpt_session_free(s);
+}
+
 gpt_status gpt_conn_load(gpt_conn *c, const char *path, gpt_error *err)
 {
     gpt_model *m;
@@ -119,6 +159,8 @@ gpt_status gpt_conn_load(gpt_conn *c, const char *path, gpt_error *err)
         return rc;
     gpt_session_free(c->session);
     c->session = NULL;
+    gpt_session_free(c->spare);
+    c->spare = NULL;
     gpt_registry_release(c->model);
     c->model = m;
     return GPT_OK;
@@ -146,11 +188,21 @@ static int cancel_cb(void *arg)
     return 0;
 }
 
+int64_t gpt_conn_deadline(const gpt_conn *c)
+{
+    return c->timeout_ms ? now_ns() + (int64_t)c->timeout_ms * 1000000 : 0;
+}
+
 gpt_status gpt_conn_begin(gpt_conn *c, gpt_session *s, gpt_error *err)
 {
+    return gpt_conn_begin_until(c, s, gpt_conn_deadline(c), err);
+}
+
+gpt_status gpt_conn_begin_until(gpt_conn *c, gpt_session *s,
+                                int64_t deadline_ns, gpt_error *err)
+{
     c->timed_out = 0;
-    c->deadline_ns = c->timeout_ms ? now_ns() + (int64_t)c->timeout_ms * 1000000
-                                   : 0;
+    c->deadline_ns = deadline_ns;
     c->probe = NULL;
     int rc = sqlite3_prepare_v2(c->db, "SELECT 1", -1, &c->probe, NULL);
     if (rc == SQLITE_INTERRUPT) {

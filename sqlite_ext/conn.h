@@ -21,6 +21,8 @@ typedef struct gpt_conn {
     sqlite3 *db;
     gpt_model *model;     /* one registry use, or NULL before first use */
     gpt_session *session; /* created on first use; holds a model ref */
+    gpt_session *spare;   /* a streaming session kept for the next
+                             gpt_generate_tokens cursor (see conn.c) */
     int threads;          /* GPT_THREADS, 0 = the core's default */
     /* Cancellation, valid between gpt_conn_begin and gpt_conn_end: */
     sqlite3_stmt *probe;  /* "SELECT 1", stepped to see sqlite3_interrupt */
@@ -39,6 +41,15 @@ gpt_status gpt_conn_model(gpt_conn *c, gpt_model **m, gpt_error *err);
 /* The connection's session (for the current model), made on first use. */
 gpt_status gpt_conn_session(gpt_conn *c, gpt_session **s, gpt_error *err);
 
+/* A session of its own for one gpt_generate_tokens cursor: streaming keeps
+ * its state in the session between rows, and any other call on the same
+ * session (a gpt_generate in the same SELECT) would end the stream.  The
+ * connection keeps one spare so that a stream per statement does not
+ * allocate a KV cache each time.  Give it back with gpt_conn_stream_done. */
+gpt_status gpt_conn_stream_session(gpt_conn *c, gpt_session **s,
+                                   gpt_error *err);
+void gpt_conn_stream_done(gpt_conn *c, gpt_session *s); /* NULL ok */
+
 /* Switches this connection to the model at path; on failure the previous
  * model stays. */
 gpt_status gpt_conn_load(gpt_conn *c, const char *path, gpt_error *err);
@@ -47,6 +58,11 @@ gpt_status gpt_conn_load(gpt_conn *c, const char *path, gpt_error *err);
  * callback (sqlite3_interrupt and GPT_TIMEOUT_MS); end disarms it.  begin
  * fails with GPT_ERR_CANCELLED when the statement is already interrupted. */
 gpt_status gpt_conn_begin(gpt_conn *c, gpt_session *s, gpt_error *err);
+/* The same with a deadline fixed earlier (gpt_conn_deadline), so that
+ * GPT_TIMEOUT_MS bounds a whole stream of calls (one per row), not each. */
+gpt_status gpt_conn_begin_until(gpt_conn *c, gpt_session *s,
+                                int64_t deadline_ns, gpt_error *err);
+int64_t gpt_conn_deadline(const gpt_conn *c); /* from now; 0 = none */
 void gpt_conn_end(gpt_conn *c, gpt_session *s);
 
 /* Reports err as the SQL function fname's error on ctx. */

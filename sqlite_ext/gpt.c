@@ -1,7 +1,7 @@
 /*
  * gpt.c - the SQLite loadable module's entry point: sqlite3_gpt_init
  * registers every SQL function from one table (in the style of sqlite-vec)
- * and the table-valued function gpt_next_token_probs.
+ * and every table-valued function (eponymous virtual table) from another.
  *
  *   sqlite3 -cmd '.load ./sqlite_ext/gpt'        (from the source tree)
  *   sqlite3 -cmd '.load gpt'                     (after make install)
@@ -15,7 +15,8 @@
  *   reproducible: gpt_generate with the same seed gives the same text.)
  * - SQLITE_INNOCUOUS for the functions without side effects (they may be
  *   used in views and triggers of an untrusted database): gpt_generate,
- *   gpt_tokenize, gpt_detokenize, gpt_token_count, and the virtual table.
+ *   gpt_tokenize, gpt_detokenize, gpt_token_count, gpt_score, gpt_choose,
+ *   and every virtual table (SQLITE_VTAB_INNOCUOUS in their xConnect).
  *   Their only effect is to map the configured default model on first use.
  * - gpt_model_info is neither: it reveals the process's file paths and
  *   thread count, which schema code has no business reading.
@@ -49,9 +50,23 @@ static const struct {
     {"gpt_tokenize",    1, UTF8 | SAFE | SQLITE_RESULT_SUBTYPE, gpt_fn_tokenize},
     {"gpt_detokenize",  1, UTF8 | SAFE, gpt_fn_detokenize},
     {"gpt_token_count", 1, UTF8 | SAFE, gpt_fn_token_count},
+    {"gpt_score",       1, UTF8 | SAFE, gpt_fn_score},
+    {"gpt_score",       2, UTF8 | SAFE, gpt_fn_score},
+    {"gpt_choose",      2, UTF8 | SAFE, gpt_fn_choose},
     {"gpt_model_info",  0, UTF8 | SQLITE_RESULT_SUBTYPE, gpt_fn_model_info},
     {"gpt_load",        1, UTF8 | SQLITE_DIRECTONLY | SQLITE_RESULT_SUBTYPE,
      gpt_fn_load},
+};
+
+/* Table-valued functions: arguments are HIDDEN columns. */
+static const struct {
+    const char *name;
+    const sqlite3_module *module;
+} modules[] = {
+    {"gpt_next_token_probs", &gpt_probs_module},    /* (prompt [, k]) */
+    {"gpt_generate_each",    &gpt_each_module},     /* (prompts [, options]) */
+    {"gpt_generate_tokens",  &gpt_tokens_module},   /* (prompt [, options]) */
+    {"gpt_token_logprobs",   &gpt_logprobs_module}, /* (text) */
 };
 
 __attribute__((visibility("default")))
@@ -74,10 +89,11 @@ int sqlite3_gpt_init(sqlite3 *db, char **errmsg,
                                         c, functions[i].fn, NULL, NULL,
                                         gpt_conn_unref);
     }
-    if (rc == SQLITE_OK) {
+    for (size_t i = 0; rc == SQLITE_OK && i < sizeof modules / sizeof *modules;
+         i++) {
         gpt_conn_ref(c);
-        rc = sqlite3_create_module_v2(db, "gpt_next_token_probs",
-                                      &gpt_probs_module, c, gpt_conn_unref);
+        rc = sqlite3_create_module_v2(db, modules[i].name, modules[i].module,
+                                      c, gpt_conn_unref);
     }
     gpt_conn_unref(c);
     if (rc != SQLITE_OK && errmsg)

@@ -393,3 +393,98 @@ bad:
     free(v);
     return -1;
 }
+
+void gpt_sqlite_strings_free(char **strs, size_t *lens, size_t n)
+{
+    if (strs)
+        for (size_t i = 0; i < n; i++)
+            free(strs[i]);
+    free(strs);
+    free(lens);
+}
+
+int gpt_sqlite_parse_strings(const char *json, size_t len, int allow_null,
+                             char ***strs, size_t **lens, size_t *n_out,
+                             char *errbuf, size_t errlen)
+{
+    gj_reader r;
+    char **v = NULL;
+    size_t *l = NULL, n = 0, cap = 0;
+    const char *want = allow_null ? "a string or null" : "a string";
+    *strs = NULL;
+    *lens = NULL;
+    *n_out = 0;
+    gj_init(&r, json ? json : "", json ? len : 0);
+    gj_kind k = gj_peek(&r);
+    if (k != GJ_ARRAY) {
+        if (k == GJ_INVALID || k == GJ_END)
+            msg(errbuf, errlen, "invalid JSON at byte %zu: expected an array "
+                "of strings such as [\"yes\", \"no\"]", gj_offset(&r));
+        else
+            msg(errbuf, errlen, "expected a JSON array of strings, not %s",
+                gj_kind_name(k));
+        return -1;
+    }
+    gj_accept(&r, '[');
+    if (!gj_accept(&r, ']')) {
+        for (;;) {
+            k = gj_peek(&r);
+            if (k != GJ_STRING && !(allow_null && k == GJ_NULL)) {
+                if (k == GJ_INVALID || k == GJ_END)
+                    gj_literal(&r, errbuf, errlen);
+                else
+                    msg(errbuf, errlen, "element %zu is %s, not %s", n,
+                        gj_kind_name(k), want);
+                goto bad;
+            }
+            if (n == cap) {
+                size_t ncap = cap ? cap * 2 : 16;
+                char **nv = realloc(v, ncap * sizeof *nv);
+                if (nv)
+                    v = nv;
+                size_t *nl = nv ? realloc(l, ncap * sizeof *nl) : NULL;
+                if (!nl) {
+                    msg(errbuf, errlen, "out of memory");
+                    goto bad;
+                }
+                l = nl;
+                cap = ncap;
+            }
+            v[n] = NULL;
+            l[n] = 0;
+            if (k == GJ_NULL) {
+                if (gj_literal(&r, errbuf, errlen) != 0)
+                    goto bad;
+            } else if (gj_string(&r, &v[n], &l[n], errbuf, errlen) != 0) {
+                goto bad;
+            }
+            n++;
+            if (gj_accept(&r, ']'))
+                break;
+            if (!gj_accept(&r, ',')) {
+                msg(errbuf, errlen,
+                    "invalid JSON at byte %zu: expected ',' or ']'",
+                    gj_offset(&r));
+                goto bad;
+            }
+        }
+    }
+    if (gj_finish(&r, errbuf, errlen) != 0)
+        goto bad;
+    /* Valid pointers for an empty array. */
+    if (!v)
+        v = malloc(sizeof *v);
+    if (!l)
+        l = malloc(sizeof *l);
+    if (!v || !l) {
+        msg(errbuf, errlen, "out of memory");
+        goto bad;
+    }
+    *strs = v;
+    *lens = l;
+    *n_out = n;
+    return 0;
+bad:
+    gpt_sqlite_strings_free(v, l, n);
+    return -1;
+}

@@ -1,6 +1,7 @@
 /*
- * options.h - the JSON options of gpt_generate() and the JSON id arrays of
- * gpt_detokenize(), parsed without SQLite so that they can be fuzzed alone.
+ * options.h - the JSON options of gpt_generate(), the JSON id arrays of
+ * gpt_detokenize() and the JSON string arrays of gpt_generate_each() and
+ * gpt_choose(), parsed without SQLite so that they can be fuzzed alone.
  */
 #ifndef GPT_SQLITE_OPTIONS_H
 #define GPT_SQLITE_OPTIONS_H
@@ -33,5 +34,19 @@ void gpt_sqlite_options_free(gpt_gen_options *o);
  */
 int gpt_sqlite_parse_ids(const char *json, size_t len, int32_t **ids,
                          size_t *n_ids, char *errbuf, size_t errlen);
+
+/*
+ * Parses a JSON array of strings, e.g. '["yes", "no"]' (prompts for
+ * gpt_generate_each, choices for gpt_choose).  With allow_null, null
+ * elements are accepted and give a NULL string.  *strs and *lens get *n
+ * entries (strings malloc'd, NUL-terminated, possibly holding \u0000
+ * bytes counted in lens); release them with gpt_sqlite_strings_free().
+ * Messages name the element by its 0-based index ("element 2 is a number,
+ * not a string").  Returns 0, or -1 with a message in errbuf.
+ */
+int gpt_sqlite_parse_strings(const char *json, size_t len, int allow_null,
+                             char ***strs, size_t **lens, size_t *n,
+                             char *errbuf, size_t errlen);
+void gpt_sqlite_strings_free(char **strs, size_t *lens, size_t n);
 
 #endif

@@ -1,8 +1,8 @@
 /*
- * test_options.c - the SQLite module's JSON options and id-array parsers
- * (sqlite_ext/options.c), checked without SQLite: every accepted form, every
- * error message, and a pass over random and mutated bytes that must never
- * crash (run it under SANITIZE=1 to check memory too).
+ * test_options.c - the SQLite module's JSON options, id-array and
+ * string-array parsers (sqlite_ext/options.c), checked without SQLite:
+ * every accepted form, every error message, and a pass over random and
+ * mutated bytes that must never crash (run it under SANITIZE=1 to check memory too).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -208,6 +208,50 @@ static void test_ids(void)
     }
 }
 
+static void test_strings(void)
+{
+    char **v;
+    size_t *l, n;
+    char err[256];
+    const char *doc = "[\"a\", null, \"\\u884c\\u0000x\", \"\"]";
+    CHECK(gpt_sqlite_parse_strings(doc, strlen(doc), 1, &v, &l, &n, err,
+                                   sizeof err) == 0 && n == 4 &&
+          strcmp(v[0], "a") == 0 && l[0] == 1 && v[1] == NULL &&
+          l[2] == 5 && memcmp(v[2], "\xE8\xA1\x8C\0x", 5) == 0 &&
+          l[3] == 0 && v[3] && v[3][0] == '\0', "strings: %s", err);
+    if (n == 4)
+        gpt_sqlite_strings_free(v, l, n);
+    CHECK(gpt_sqlite_parse_strings(" [ ] ", 5, 0, &v, &l, &n, err,
+                                   sizeof err) == 0 && n == 0 && v && l,
+          "empty strings");
+    gpt_sqlite_strings_free(v, l, n);
+    struct { const char *in, *err; int allow_null; } bad[] = {
+        {"", "invalid JSON at byte 0: expected an array of strings such as "
+             "[\"yes\", \"no\"]", 1},
+        {"{}", "expected a JSON array of strings, not an object", 1},
+        {"\"a\"", "expected a JSON array of strings, not a string", 1},
+        {"[\"a\",]", "invalid JSON at byte 5: expected a value", 1},
+        {"[\"a\" \"b\"]", "invalid JSON at byte 5: expected ',' or ']'", 1},
+        {"[\"a\", 1]", "element 1 is a number, not a string or null", 1},
+        {"[\"a\", null]", "element 1 is null, not a string", 0},
+        {"[[\"a\"]]", "element 0 is an array, not a string", 0},
+        {"[\"a\", true]", "element 1 is a boolean, not a string", 0},
+        {"[\"a] ", "invalid JSON at byte 5: unterminated string", 1},
+        {"[\"a\"] x", "invalid JSON at byte 6: unexpected text after the value",
+         1},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        int rc = gpt_sqlite_parse_strings(bad[i].in, strlen(bad[i].in),
+                                          bad[i].allow_null, &v, &l, &n, err,
+                                          sizeof err);
+        CHECK(rc != 0 && strcmp(err, bad[i].err) == 0,
+              "strings %s:\n  got:  %s\n  want: %s", bad[i].in,
+              rc ? err : "(accepted)", bad[i].err);
+        if (rc == 0)
+            gpt_sqlite_strings_free(v, l, n);
+    }
+}
+
 /* Random bytes and mutations of valid documents: must not crash or leak. */
 static void test_noise(void)
 {
@@ -215,12 +259,13 @@ static void test_noise(void)
         "{\"max_tokens\": 5, \"temperature\": 0.5, \"stop\": [\"a\", \"\\u884c\"]}",
         "{\"seed\": -1, \"top_p\": 1e-1, \"top_k\": 3}",
         "[1, 2, 3, 50256]",
+        "[\"The cat\", null, \"\\u884c\\ud83d\\ude00\", \"\"]",
     };
     uint64_t x = 0x9E3779B97F4A7C15u;
     char buf[128];
     for (int iter = 0; iter < 200000; iter++) {
         x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-        const char *s = seeds[x % 3];
+        const char *s = seeds[x % (sizeof seeds / sizeof *seeds)];
         size_t len = strlen(s);
         memcpy(buf, s, len);
         int edits = 1 + (int)((x >> 8) % 4);
@@ -243,6 +288,11 @@ static void test_noise(void)
         size_t n;
         if (gpt_sqlite_parse_ids(heap, cut, &ids, &n, err, sizeof err) == 0)
             free(ids);
+        char **strs;
+        size_t *lens;
+        if (gpt_sqlite_parse_strings(heap, cut, (int)(x >> 40) & 1, &strs,
+                                     &lens, &n, err, sizeof err) == 0)
+            gpt_sqlite_strings_free(strs, lens, n);
         free(heap);
     }
     checks++;
@@ -253,6 +303,7 @@ int main(void)
     test_values();
     test_errors();
     test_ids();
+    test_strings();
     test_noise();
     printf("test_options: %d checks, %d failed\n", checks, failures);
     return failures ? 1 : 0;
