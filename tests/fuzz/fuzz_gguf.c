@@ -16,11 +16,13 @@
  *     and the message is non-empty, NUL-terminated, valid UTF-8 without
  *     control characters, and starts with the path;
  *   - a model that loads is usable: tokenizing and detokenizing a fixed
- *     text round-trips, and when it is small, one forward pass on one
- *     thread gives finite-or-not logits without reading out of bounds.
+ *     text round-trips, and when it is small, a forward pass on one thread
+ *     reads nothing out of bounds and gives the same logits, bit for bit,
+ *     with the generic, AVX2 and AVX-512 kernels (those this CPU has).
  *
  *   make -f tests/fuzz/fuzz.mk fuzz      (see fuzz.mk)
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +31,7 @@
 
 #include "gguf.h"
 #include "gpt.h"
+#include "session.h"
 #include "utf8.h"
 
 static int memfd = -1;
@@ -95,22 +98,46 @@ use_model(gpt_model *m)
         fail("tokenize/detokenize does not round-trip", back);
     gpt_free(back);
 
-    /* One forward pass when the model is small (the KV cache is
-     * n_layer * n_ctx * n_embd floats twice). */
+    /* A forward pass when the model is small (the KV cache is
+     * n_layer * n_ctx * n_embd floats twice), with each kernel set this CPU
+     * runs: kernels.h promises the same bits on every path. */
     if ((double)info.n_layer * info.n_ctx * info.n_embd < 1e6 &&
         (double)info.n_vocab * info.n_embd < 1e7 && n_ids > 0) {
-        gpt_session *s = NULL;
-        float *logits = NULL;
+        static const char *const kernels[] = {"generic", "avx2", "avx512"};
         size_t k = n_ids < (size_t)info.n_ctx ? n_ids : (size_t)info.n_ctx;
+        float *ref = NULL;
+        int i;
 
-        if (gpt_session_new(m, &s, &err) != GPT_OK)
-            fail("session_new failed on a small model", err.message);
-        if (gpt_session_set_threads(s, 1, &err) != GPT_OK)
-            fail("set_threads", err.message);
-        if (gpt_eval_logits(s, ids, k, &logits, &err) != GPT_OK)
-            fail("eval_logits failed", err.message);
-        gpt_free(logits);
-        gpt_session_free(s);
+        for (i = 0; i < 3; i++) {
+            const gpt_kernels *kern = gpt_kernels_by_name(kernels[i]);
+            gpt_session *s = NULL;
+            float *logits = NULL;
+            int v;
+
+            if (!kern)
+                continue;
+            if (gpt_session_new(m, &s, &err) != GPT_OK)
+                fail("session_new failed on a small model", err.message);
+            if (gpt_session_set_threads(s, 1, &err) != GPT_OK)
+                fail("set_threads", err.message);
+            s->kern = kern;
+            if (gpt_eval_logits(s, ids, k, &logits, &err) != GPT_OK)
+                fail("eval_logits failed", err.message);
+            gpt_session_free(s);
+            if (!ref) {
+                ref = logits;
+                continue;
+            }
+            for (v = 0; v < info.n_vocab; v++)
+                if (memcmp(&ref[v], &logits[v], sizeof(float)) != 0 &&
+                    !(isnan(ref[v]) && isnan(logits[v]))) {
+                    fprintf(stderr, "logit %d: generic %a, %s %a\n", v,
+                            (double)ref[v], kernels[i], (double)logits[v]);
+                    fail("kernel paths disagree", kernels[i]);
+                }
+            gpt_free(logits);
+        }
+        gpt_free(ref);
     }
     gpt_free(ids);
 }
