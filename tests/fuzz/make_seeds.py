@@ -10,7 +10,8 @@ fuzzer starts from inputs that get through the whole loader (and the tokenizer
 builder) and mutates from there; plus a few broken headers.
 
 corpus_tokenizer/: inputs of fuzz_tokenizer.c: first byte = mode (even:
-encode the rest as text, odd: decode the rest as little-endian int32 ids).
+encode the rest as text, repeated when bit 1 is set; odd: decode the rest as
+little-endian int32 ids).
 
 Only the standard library: the files are tiny, written by hand with struct.
 """
@@ -199,6 +200,18 @@ def main():
     for i, s in enumerate(texts):
         with open(os.path.join(t, "encode-%d" % i), "wb") as f:
             f.write(b"\x00" + s)
+    # mode byte with bit 1 set: the payload repeated ((b >> 2) + 1) * 16
+    # times
+    repeats = {
+        "repeat-letters": (63, b"a"),
+        "repeat-digits-space": (20, b"12 "),
+        "repeat-cjk": (40, "\u6f22\u5b57".encode()),
+        "repeat-spaces": (63, b" \n"),
+        "repeat-punct": (10, b"'s!?"),
+    }
+    for name, (k, payload) in repeats.items():
+        with open(os.path.join(t, name), "wb") as f:
+            f.write(bytes([2 | (k << 2)]) + payload)
     idseqs = [
         [15496, 11, 995, 0],
         [50256, 50256, 198, 628],
