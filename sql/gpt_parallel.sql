@@ -19,7 +19,10 @@ SET parallel_setup_cost = 0;
 SET parallel_tuple_cost = 0;
 SET min_parallel_table_scan_size = 0;
 SET max_parallel_workers_per_gather = 2;
-SET force_parallel_mode = on;
+-- force_parallel_mode (PostgreSQL 15) is debug_parallel_query from 16 on.
+SELECT set_config(CASE WHEN current_setting('server_version_num')::int >= 160000
+                       THEN 'debug_parallel_query' ELSE 'force_parallel_mode' END,
+                  'on', false) AS parallel_mode;
 EXPLAIN (COSTS OFF, VERBOSE)
 SELECT id, gpt_generate(prompt, max_tokens => 8, seed => id) FROM gpt_prompts;
 
@@ -39,7 +42,9 @@ SELECT sum(length(gpt_generate(prompt, max_tokens => 8, seed => id)))
      = (SELECT sum(length(g)) FROM gpt_serial) AS parallel_sum
 FROM gpt_prompts;
 
-RESET force_parallel_mode;
+SELECT set_config(CASE WHEN current_setting('server_version_num')::int >= 160000
+                       THEN 'debug_parallel_query' ELSE 'force_parallel_mode' END,
+                  'off', false) AS parallel_mode;
 RESET max_parallel_workers_per_gather;
 RESET parallel_setup_cost;
 RESET parallel_tuple_cost;

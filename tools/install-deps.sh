@@ -9,7 +9,7 @@ set -eu
 
 PKGS="build-essential make libopenblas-dev postgresql-15 postgresql-server-dev-15
 sqlite3 libsqlite3-dev python3 python3-numpy python3-regex unicode-data
-clang llvm"
+clang llvm libclang-rt-14-dev"
 
 missing=""
 for p in $PKGS; do

@@ -15,6 +15,11 @@
 # missing) and the default model, copied into the cluster's own model
 # directory, which gpt.model_dir points at.
 #
+# With arguments, runs them as a command against the same kind of cluster
+# instead of the suites (PGHOST/PGPORT/PGUSER/PGDATABASE=postgres are set,
+# GPT_PG_LOG is the server log), e.g. for stress tests and benchmarks:
+#     tests/pg/run_regress.sh psql -c 'CREATE EXTENSION gpt'
+#
 # Environment: PG_CONFIG (default pg_config), GPT_PG_USER, PYTHON,
 # KEEP_TMP=1 keeps the directory for debugging (the server is stopped).
 set -euo pipefail
@@ -137,6 +142,10 @@ fi
 
 export PGHOST="$TMP" PGPORT="$PORT" PGUSER="$RUN_USER"
 status=0
+if [ $# -gt 0 ]; then
+    PGDATABASE=postgres GPT_PG_LOG="$TMP/server.log" "$@" || status=$?
+    exit $status
+fi
 make -C "$ROOT/pg_ext" --no-print-directory installcheck \
     PG_CONFIG="$PG_CONFIG" REGRESS_OUTDIR="$TMP/out" || status=1
 make -C "$ROOT/pg_ext" --no-print-directory installcheck-latin1 \
