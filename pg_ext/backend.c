@@ -91,6 +91,18 @@ has_dotdot(const char *name)
     return false;
 }
 
+/* True when path lies strictly inside dir (both resolved, no trailing
+ * slash except for "/" itself). */
+static bool
+path_inside(const char *path, const char *dir)
+{
+    size_t dlen = strlen(dir);
+
+    if (dlen == 1 && dir[0] == '/')
+        return path[0] == '/' && path[1] != '\0';
+    return strncmp(path, dir, dlen) == 0 && path[dlen] == '/';
+}
+
 static void
 raise_outside(const char *name)
 {
@@ -109,7 +121,6 @@ resolve_model_path(char *resolved, struct stat *st)
     const char *dir = pggpt_model_dir ? pggpt_model_dir : "";
     char realdir[PATH_MAX];
     char joined[MAXPGPATH * 2];
-    size_t dlen;
 
     if (name[0] == '\0')
         ereport(ERROR,
@@ -135,9 +146,7 @@ resolve_model_path(char *resolved, struct stat *st)
         if (errno == ENOENT || errno == ENOTDIR) {
             /* An absolute name elsewhere is refused even if missing, so
              * that errors do not reveal which files exist. */
-            dlen = strlen(realdir);
-            if (name[0] == '/' &&
-                !(strncmp(joined, realdir, dlen) == 0 && joined[dlen] == '/'))
+            if (name[0] == '/' && !path_inside(joined, realdir))
                 raise_outside(name);
             ereport(ERROR,
                     (errcode(ERRCODE_UNDEFINED_FILE),
@@ -150,8 +159,7 @@ resolve_model_path(char *resolved, struct stat *st)
                  errmsg("could not open model file \"%s\": %m", name)));
     }
 
-    dlen = strlen(realdir);
-    if (!(strncmp(resolved, realdir, dlen) == 0 && resolved[dlen] == '/'))
+    if (!path_inside(resolved, realdir))
         raise_outside(name);
 
     if (stat(resolved, st) != 0)
