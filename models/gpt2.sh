@@ -101,11 +101,16 @@ else
     if ! err=$(curl -sS -f -L --connect-timeout "$TIMEOUT" --max-time 60 \
                    -o "$LISTING.part" "$ENDPOINT/api/models/$REPO/tree/$REV" 2>&1); then
         rm -f "$LISTING.part"
-        die "cannot reach huggingface.co: ${err:-no answer}
+        [ $have_all = 1 ] || die "cannot reach huggingface.co: ${err:-no answer}
   This step needs internet access.  On a machine without it, copy the files
-  $FILES of $REPO into $HF_DIR/ and run:
-    $CONV $HF_DIR $OUT_DIR/$NAME-q8_0.gguf --type q8_0 --name $NAME"
+  $FILES of $REPO into $HF_DIR/ and run make gpt2 again (or:
+    $CONV $HF_DIR $OUT_DIR/$NAME-q8_0.gguf --type q8_0 --name $NAME)"
+        echo "make gpt2: cannot reach huggingface.co (${err:-no answer});"
+        echo "  converting the files already in $HF_DIR without checking their hashes"
+        echo "  (gpt-convert still validates config, vocabulary, merges and every tensor)"
     fi
+fi
+if [ -s "$LISTING.part" ]; then
     mv "$LISTING.part" "$LISTING"
     for f in $FILES; do
         if [ -s "$HF_DIR/$f" ] && verify "$f" >/dev/null; then

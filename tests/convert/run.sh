@@ -18,6 +18,8 @@
 #     OUT.tmp and do not touch an existing OUT; randomly damaged safetensors
 #     headers never crash;
 #   - models/gpt2.sh fails clearly without network;
+#   - optional, CONVERT_BIG=1: the 124M-shaped checkpoint (gen_models --big)
+#     converts to gpt2-124m-*.gguf byte for byte;
 #   - optional: llama.cpp (node-llama-cpp in LLAMA_NODE_DIR, default
 #     $BUILD/npm) loads the converted file and gives the same greedy output.
 # Last line: "convert: N passed, M failed".
@@ -268,15 +270,36 @@ else
     bad "damaged safetensors headers: $crashes crashed"
 fi
 
+# ------------------------------------- 124M-shaped checkpoint, optional
+# CONVERT_BIG=1: the real GPT-2 shapes (768 wide, 12 layers, 500 MB) must
+# give gen_models.py --big's gpt2-124m-*.gguf byte for byte.
+if [ "${CONVERT_BIG:-0}" = 1 ]; then
+    if [ ! -f "$MODELS/gpt2-124m-q8_0.gguf" ]; then
+        $PYTHON tests/gen_models.py --out "$MODELS" --big --quiet \
+            --only gpt2-124m-f32.gguf,gpt2-124m-f16.gguf,gpt2-124m-q8_0.gguf || exit 1
+    fi
+    $PYTHON tests/gen_models.py --hf "$T/hf-big" --big --quiet || exit 1
+    for t in f32 f16 q8_0; do
+        if conv "big-$t" "$T/hf-big" "$T/big.gguf" --type $t --name gpt-test-124m-random &&
+           cmp -s "$T/big.gguf" "$MODELS/gpt2-124m-$t.gguf"; then
+            ok "124M-shaped checkpoint to $t: equals gpt2-124m-$t.gguf byte for byte"
+        else
+            bad "124M-shaped checkpoint to $t: equals gpt2-124m-$t.gguf" "$T/big-$t.log"
+        fi
+        rm -f "$T/big.gguf"
+    done
+    rm -rf "$T/hf-big"
+fi
+
 # ----------------------------------------------------------- make gpt2
 # Without network the script must stop with a clear message.
 if [ "${GPT2_OFFLINE_TEST:-1}" = 1 ]; then
     GPT2_HF_DIR=$T/gpt2-hf GPT2_OUT_DIR=$T/gpt2-out GPT2_CONNECT_TIMEOUT=5 \
         BUILD=$BUILD sh models/gpt2.sh >"$T/gpt2.log" 2>&1
     rc=$?
-    if grep -q "cannot reach huggingface.co" "$T/gpt2.log"; then
+    if grep -qE "cannot reach huggingface.co|curl is not installed" "$T/gpt2.log"; then
         if [ $rc -ne 0 ]; then
-            ok "make gpt2 offline: $(grep 'cannot reach' "$T/gpt2.log" | head -n 1 | cut -c1-120)"
+            ok "make gpt2 offline: $(grep -E 'cannot reach|curl is not' "$T/gpt2.log" | head -n 1 | cut -c1-120)"
         else
             bad "make gpt2 offline: exit 0" "$T/gpt2.log"
         fi
@@ -285,6 +308,40 @@ if [ "${GPT2_OFFLINE_TEST:-1}" = 1 ]; then
     else
         bad "make gpt2 offline: no clear message" "$T/gpt2.log"
     fi
+fi
+
+# The download, verification and conversion path of models/gpt2.sh against
+# a local server laid out like the hub (HF_ENDPOINT), with the tiny model.
+$CHECK fake-hub "$HF" "$T/hub" openai-community/gpt2 || exit 1
+$CHECK fake-hub "$HF" "$T/badhub" openai-community/gpt2 corrupt || exit 1
+hub() { # hub ROOT NAME: runs gpt2.sh against a server for ROOT
+    rm -f "$T/port"
+    $CHECK serve "$1" "$T/port" &
+    srv=$!
+    i=0
+    while [ ! -s "$T/port" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+    HF_ENDPOINT=http://127.0.0.1:$(cat "$T/port" 2>/dev/null) GPT2_HF_DIR=$T/$2-hf \
+        GPT2_OUT_DIR=$T/$2-out GPT2_TYPES=q8_0 BUILD=$BUILD \
+        sh models/gpt2.sh >"$T/$2.log" 2>&1
+    rc=$?
+    kill $srv 2>/dev/null
+    wait $srv 2>/dev/null
+    return $rc
+}
+if command -v curl >/dev/null 2>&1; then
+    if hub "$T/hub" fakehub && grep -q "ok model.safetensors" "$T/fakehub.log" &&
+       $CHECK same-tensors "$T/fakehub-out/gpt2-q8_0.gguf" "$T/tiny-q8_0.gguf" >>"$T/fakehub.log" 2>&1; then
+        ok "make gpt2 against a local fake hub: downloads, checks sha256/git hashes, converts"
+    else
+        bad "make gpt2 against a local fake hub" "$T/fakehub.log"
+    fi
+    if ! hub "$T/badhub" badhub && grep -q "do not match the hub" "$T/badhub.log"; then
+        ok "make gpt2: a download whose sha256 differs is refused"
+    else
+        bad "make gpt2: a download whose sha256 differs is refused" "$T/badhub.log"
+    fi
+else
+    echo "skip make gpt2 fake-hub test: no curl"
 fi
 
 # ----------------------------------------------------- llama.cpp, optional
