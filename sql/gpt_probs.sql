@@ -29,6 +29,12 @@ FROM (SELECT *, row_number() OVER (ORDER BY rank) AS n,
              lag(prob) OVER (ORDER BY rank) AS prev
       FROM gpt_next_token_probs('The cat is lying on the', 50)) t;
 
+-- bytes holds the raw bytes of the token; token shows incomplete UTF-8
+-- (0xe8 starts a 3-byte character) and NUL as U+FFFD.
+SELECT token_id, token, bytes
+FROM gpt_next_token_probs('The cat', 100000)
+WHERE token_id IN (164, 188, 15496, 50256) ORDER BY token_id;
+
 -- Deterministic, and the same with 1 and 2 threads.
 SET gpt.threads = 1;
 CREATE TEMP TABLE probs1 AS SELECT * FROM gpt_next_token_probs('The cat', 20);
