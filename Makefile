@@ -7,6 +7,8 @@
 #   make demo       the quick start: a continuation and next-token
 #                   probabilities from SQLite and from PostgreSQL
 #   make bench      benchmarks
+#   make gpt2       download GPT-2 from the Hugging Face hub (needs internet)
+#                   and convert it to models/gpt2-{q8_0,f16}.gguf
 #   make install    install the SQLite module, the PostgreSQL extension and
 #                   the default model
 #
@@ -32,7 +34,7 @@ LDLIBS_CORE = -lpthread -lm
 .PHONY: all core cli sqlite pg test test-core test-sqlite test-pg deps \
         test-models demo bench install clean
 
-all: core cli sqlite pg
+all: core cli sqlite pg convert
 
 include core/core.mk
 -include sqlite_ext/sqlite.mk
@@ -49,6 +51,7 @@ deps:
 test: deps
 	$(MAKE) all
 	$(MAKE) test-core
+	$(MAKE) test-convert
 	$(MAKE) test-sqlite
 	$(MAKE) test-pg
 
