@@ -18,6 +18,7 @@
 
 SQLITE_EXTENSION_INIT3
 
+#include <stdio.h>
 #include <string.h>
 
 #include "conn.h"
@@ -118,6 +119,32 @@ static int each_close(sqlite3_vtab_cursor *cur)
     return SQLITE_OK;
 }
 
+/* The batch's message does not say which prompt did not fit: find the
+ * first that does not and name it (only on this error path). */
+static void name_long_prompt(gpt_conn *conn, const gpt_gen_options *o,
+                             char *const *prompts, const size_t *lens,
+                             size_t n, gpt_error *err)
+{
+    gpt_model *m;
+    gpt_model_info in;
+    gpt_error e2;
+    if (gpt_conn_model(conn, &m, &e2) != GPT_OK)
+        return;
+    gpt_model_get_info(m, &in);
+    for (size_t i = 0; i < n; i++) {
+        size_t k;
+        if (!prompts[i] ||
+            gpt_token_count(m, prompts[i], lens[i], &k, &e2) != GPT_OK)
+            continue;
+        if ((k ? k : 1) + (size_t)o->max_tokens > (size_t)in.n_ctx) {
+            char msg[GPT_ERROR_MAX];
+            snprintf(msg, sizeof msg, "element %zu: %.400s", i, err->message);
+            memcpy(err->message, msg, sizeof msg);
+            return;
+        }
+    }
+}
+
 static int each_filter(sqlite3_vtab_cursor *cur, int idx, const char *idx_str,
                        int argc, sqlite3_value **argv)
 {
@@ -179,6 +206,8 @@ static int each_filter(sqlite3_vtab_cursor *cur, int idx, const char *idx_str,
         st = gpt_generate_batch(s, (const char *const *)prompts, lens, n, &o,
                                 c->texts, c->text_lens, &err);
         gpt_conn_end(conn, s);
+        if (st == GPT_ERR_CONTEXT_OVERFLOW)
+            name_long_prompt(conn, &o, prompts, lens, n, &err);
     }
     gpt_sqlite_options_free(&o);
     if (st != GPT_OK) {

@@ -22,6 +22,7 @@
 SQLITE_EXTENSION_INIT3
 
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,6 +40,7 @@ static const char *arg_text(sqlite3_context *ctx, sqlite3_value *v,
     return t;
 }
 
+/* sqlite3_mprintf's formats: no %zu. */
 static void result_errorf(sqlite3_context *ctx, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
@@ -128,16 +130,16 @@ void gpt_fn_choose(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     for (size_t i = 0; i < n && !bad; i++)
         if (lens[i] == 0) {
             bad = 1;
-            result_errorf(ctx, "gpt_choose: choices: element %zu is an empty "
-                          "string, which would always win (an empty "
-                          "continuation has probability 1)", i);
+            result_errorf(ctx, "gpt_choose: choices: element %lld is an "
+                          "empty string, which would always win (an empty "
+                          "continuation has probability 1)", (long long)i);
         }
     if (bad) {
         gpt_sqlite_strings_free(choices, lens, n);
         return;
     }
 
-    size_t best = 0;
+    size_t best = 0, failed_at = 0;
     double best_score = 0;
     gpt_status st = gpt_conn_session(c, &s, &err);
     if (st == GPT_OK)
@@ -147,12 +149,19 @@ void gpt_fn_choose(sqlite3_context *ctx, int argc, sqlite3_value **argv)
             double score;
             st = gpt_score(s, prompt, prompt_len, choices[i], lens[i], &score,
                            NULL, &err);
+            failed_at = i;
             if (st == GPT_OK && (i == 0 || score > best_score)) {
                 best = i;
                 best_score = score;
             }
         }
         gpt_conn_end(c, s);
+    }
+    if (st == GPT_ERR_CONTEXT_OVERFLOW) { /* name the choice that is long */
+        char m[GPT_ERROR_MAX];
+        snprintf(m, sizeof m, "choices: element %zu: %.400s", failed_at,
+                 err.message);
+        memcpy(err.message, m, sizeof m);
     }
     if (st != GPT_OK) {
         gpt_sqlite_strings_free(choices, lens, n);

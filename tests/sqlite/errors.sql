@@ -83,6 +83,78 @@ SELECT * FROM gpt_next_token_probs(replace(hex(zeroblob(150)), '00', ' x'), 3);
 SELECT * FROM gpt_next_token_probs('x', 3, 'extra');
 CREATE VIRTUAL TABLE t USING gpt_next_token_probs;
 
+.print '--- gpt_generate_each'
+SELECT * FROM gpt_generate_each;
+SELECT * FROM gpt_generate_each WHERE options = '{}';
+SELECT * FROM gpt_generate_each('');
+SELECT * FROM gpt_generate_each('not JSON');
+SELECT * FROM gpt_generate_each('{"prompt": "a"}');
+SELECT * FROM gpt_generate_each('"a"');
+SELECT * FROM gpt_generate_each(42);
+SELECT * FROM gpt_generate_each(x'ff');
+SELECT * FROM gpt_generate_each('[1]');
+SELECT * FROM gpt_generate_each('["a", "b", 3]');
+SELECT * FROM gpt_generate_each('["a", true]');
+SELECT * FROM gpt_generate_each('[["a"]]');
+SELECT * FROM gpt_generate_each('[{"a": 1}]');
+SELECT * FROM gpt_generate_each('["a",]');
+SELECT * FROM gpt_generate_each('["a"] ["b"]');
+SELECT * FROM gpt_generate_each('["a\q"]');
+SELECT * FROM gpt_generate_each('["a"]', 'max_tokens=5');
+SELECT * FROM gpt_generate_each('["a"]', '{"max_tokens": -1}');
+SELECT * FROM gpt_generate_each('["a"]', '{"temprature": 0.5}');
+SELECT * FROM gpt_generate_each('[]', '{"seed": "1"}');
+SELECT * FROM gpt_generate_each('["a"]', '{"max_tokens": 1000000}');
+SELECT * FROM gpt_generate_each(json_array('a', NULL, replace(hex(zeroblob(150)), '00', ' x')), '{"max_tokens": 1}');
+SELECT * FROM gpt_generate_each('["a"]', '{}', 3);
+CREATE VIRTUAL TABLE t_each USING gpt_generate_each;
+
+.print '--- gpt_generate_tokens'
+SELECT * FROM gpt_generate_tokens;
+SELECT * FROM gpt_generate_tokens WHERE options = '{}';
+SELECT * FROM gpt_generate_tokens('x', '');
+SELECT * FROM gpt_generate_tokens('x', '[1]');
+SELECT * FROM gpt_generate_tokens('x', '{"top_p": 0}');
+SELECT * FROM gpt_generate_tokens('x', '{"Seed": 1}');
+SELECT * FROM gpt_generate_tokens('x', '{"stop": ""}');
+SELECT * FROM gpt_generate_tokens('x', '{"max_tokens": 128}');
+SELECT * FROM gpt_generate_tokens(replace(hex(zeroblob(150)), '00', ' x'), '{"max_tokens": 1}');
+SELECT * FROM gpt_generate_tokens('x', '{}', 3);
+CREATE VIRTUAL TABLE t_tokens USING gpt_generate_tokens;
+
+.print '--- gpt_token_logprobs'
+SELECT * FROM gpt_token_logprobs;
+SELECT * FROM gpt_token_logprobs(replace(hex(zeroblob(150)), '00', ' x'));
+SELECT * FROM gpt_token_logprobs('x', 2);
+CREATE VIRTUAL TABLE t_logprobs USING gpt_token_logprobs;
+
+.print '--- gpt_score'
+SELECT gpt_score();
+SELECT gpt_score('a', 'b', 'c');
+SELECT gpt_score(replace(hex(zeroblob(150)), '00', ' x'));
+-- The text plus <|endoftext|> must fit: 127 tokens do, 128 do not.
+SELECT gpt_score(replace(hex(zeroblob(127)), '00', ' x')) < 0 AS fits_127;
+SELECT gpt_score(replace(hex(zeroblob(128)), '00', ' x'));
+SELECT gpt_score(replace(hex(zeroblob(100)), '00', ' x'), replace(hex(zeroblob(40)), '00', ' y'));
+
+.print '--- gpt_choose'
+SELECT gpt_choose('x');
+SELECT gpt_choose('x', '[]');
+SELECT gpt_choose('x', ' [ ] ');
+SELECT gpt_choose('x', '');
+SELECT gpt_choose('x', 'yes, no');
+SELECT gpt_choose('x', '{"a": " yes"}');
+SELECT gpt_choose('x', '" yes"');
+SELECT gpt_choose('x', 7);
+SELECT gpt_choose('x', '[" yes", 1]');
+SELECT gpt_choose('x', '[" yes", null]');
+SELECT gpt_choose('x', '[null]');
+SELECT gpt_choose('x', '[" yes", [" no"]]');
+SELECT gpt_choose('x', '[" yes", ""]');
+SELECT gpt_choose('x', '[" yes" " no"]');
+SELECT gpt_choose('x', json_array(' yes', replace(hex(zeroblob(150)), '00', ' x')));
+SELECT gpt_choose(replace(hex(zeroblob(150)), '00', ' x'), '[" yes"]');
+
 .print '--- wrong numbers of arguments'
 SELECT gpt_generate();
 SELECT gpt_generate('x', '{}', 3);
@@ -111,3 +183,7 @@ CREATE INDEX gi ON m(gpt_token_count(path));
 .print '--- still working, still on the first model'
 SELECT json_extract(gpt_model_info(), '$.path') LIKE '%/tiny-f32.gguf' AS first_model;
 SELECT gpt_detokenize(gpt_tokenize('still working')) AS ok;
+SELECT count(*) AS each_ok FROM gpt_generate_each('["a", null]', '{"max_tokens": 2}');
+SELECT count(*) AS tokens_ok FROM gpt_generate_tokens('a', '{"max_tokens": 2}');
+SELECT count(*) AS logprobs_ok FROM gpt_token_logprobs('a b');
+SELECT gpt_score('a') < 0 AS score_ok, gpt_choose('a', '[" b"]') AS choose_ok;

@@ -10,8 +10,9 @@
 #     models) and @tmp (a scratch directory holding broken model files);
 #     the scratch path and the repository path are replaced by $TMP and
 #     $ROOT in the output before diffing.
-#  3. Ctrl-C: SIGINT to a shell running a long generation stops it quickly;
-#     the default model is found next to an installed module.
+#  3. Ctrl-C: SIGINT to a shell running a long generation (one by one, in
+#     a batch, streamed, or scoring choices) stops it quickly; the default
+#     model is found next to an installed module.
 #  4. test_threads: several connections in several threads, one model.
 #  5. Debian's Python loads the module through its sqlite3 module, and its
 #     results are compared byte for byte with the CLI's (build/gpt).
@@ -107,28 +108,38 @@ for sql in tests/sqlite/*.sql; do
 done
 
 # 3. Ctrl-C: the shell's SIGINT handler calls sqlite3_interrupt(); the
-# module must notice it inside a call of gpt_generate (the query runs
-# for minutes otherwise).
-printf '%s\n' ".load ./sqlite_ext/gpt" \
-    "WITH RECURSIVE s(v) AS (SELECT 1 UNION ALL SELECT v + 1 FROM s WHERE v < 1000000) SELECT count(gpt_generate(printf('%0120d', 0), json_object('seed', v, 'max_tokens', 8))) FROM s;" \
-    > "$TMP/long.sql"
-# env execs the shell, so $! is the shell itself (a function or subshell
-# here would get the signal instead, and ignore it).
-env $PRELOAD "$SQLITE3" -batch -init /dev/null \
-    :memory: < "$TMP/long.sql" > "$TMP/sigint.out" 2>&1 &
-pid=$!
-sleep 1
-start=$(date +%s%N)
-kill -INT $pid
-wait $pid
-end=$(date +%s%N)
-ms=$(( (end - start) / 1000000 ))
-if grep -q "interrupted" "$TMP/sigint.out" && [ $ms -lt 1000 ]; then
-    ok "Ctrl-C stops a generation (${ms} ms: $(grep interrupted "$TMP/sigint.out"))"
-else
-    cat "$TMP/sigint.out"
-    bad "Ctrl-C stops a generation (${ms} ms)"
-fi
+# module must notice it inside one call into the core (each query runs
+# for minutes otherwise): a gpt_generate, a gpt_generate_each batch of
+# 5000 prompts, a stream, and gpt_choose over many rows.
+sigint_test() { # NAME SQL
+    printf '%s\n' ".load ./sqlite_ext/gpt" "$2" > "$TMP/long.sql"
+    # env execs the shell, so $! is the shell itself (a function or subshell
+    # here would get the signal instead, and ignore it).
+    env $PRELOAD "$SQLITE3" -batch -init /dev/null \
+        :memory: < "$TMP/long.sql" > "$TMP/sigint.out" 2>&1 &
+    pid=$!
+    sleep 1
+    start=$(date +%s%N)
+    kill -INT $pid
+    wait $pid
+    end=$(date +%s%N)
+    ms=$(( (end - start) / 1000000 ))
+    if grep -q "$1: interrupted" "$TMP/sigint.out" && [ $ms -lt 1000 ]; then
+        ok "Ctrl-C stops $1 (${ms} ms: $(grep interrupted "$TMP/sigint.out"))"
+    else
+        cat "$TMP/sigint.out"
+        bad "Ctrl-C stops $1 (${ms} ms)"
+    fi
+}
+MANY="WITH RECURSIVE s(v) AS (SELECT 1 UNION ALL SELECT v + 1 FROM s WHERE v < 1000000)"
+sigint_test gpt_generate \
+    "$MANY SELECT count(gpt_generate(printf('%0120d', 0), json_object('seed', v, 'max_tokens', 8))) FROM s;"
+sigint_test gpt_generate_each \
+    "SELECT count(*) FROM gpt_generate_each(($MANY SELECT json_group_array(printf('%0120d', v)) FROM s WHERE v <= 5000), '{\"max_tokens\": 8}');"
+sigint_test gpt_generate_tokens \
+    "$MANY SELECT count(*) FROM s, gpt_generate_tokens(printf('%0120d', v), '{\"max_tokens\": 100}');"
+sigint_test gpt_choose \
+    "$MANY SELECT count(gpt_choose(printf('%0100d', v), '[\" yes\", \" no\", \" maybe\"]')) FROM s;"
 
 # 3b. The default model next to the module, and `.load gpt` by name through
 # the library path, as after `make install` (a copy in a scratch prefix).

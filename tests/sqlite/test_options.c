@@ -2,7 +2,8 @@
  * test_options.c - the SQLite module's JSON options, id-array and
  * string-array parsers (sqlite_ext/options.c), checked without SQLite:
  * every accepted form, every error message, and a pass over random and
- * mutated bytes that must never crash (run it under SANITIZE=1 to check memory too).
+ * mutated bytes that must never crash (run it under SANITIZE=1 to check
+ * memory too).
  */
 #include <stdint.h>
 #include <stdio.h>

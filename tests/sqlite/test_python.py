@@ -55,7 +55,32 @@ def compare_cli(con, tool):
               cli(tool, "probs", "--k", "5", text).split(b"\n")]
     assert [(r[0], r[1], r[2]) for r in rows] == \
         [(int(t[0]), int(t[1]), t[3].decode()) for t in theirs], (rows, theirs)
-    return len(CLI_CASES) + 2
+    n = len(CLI_CASES) + 2
+    # Streaming: the rows of gpt_generate_tokens concatenate to the CLI's
+    # --stream output; gpt_generate_each gives every prompt the CLI's text.
+    for prompt, options, args in CLI_CASES:
+        mine, = con.execute(
+            "SELECT CAST(coalesce(group_concat(token, ''), '') AS BLOB) FROM "
+            "(SELECT token FROM gpt_generate_tokens(?, ?) ORDER BY step)",
+            (prompt, json.dumps(options))).fetchone()
+        theirs = cli(tool, "generate", "--stream", *args, prompt)
+        assert mine == theirs, (prompt, options, mine, theirs)
+        n += 1
+    prompts = [case[0] for case in CLI_CASES[:3]]
+    rows = con.execute(
+        "SELECT idx, CAST(completion AS BLOB) FROM gpt_generate_each(?, ?)",
+        (json.dumps(prompts), json.dumps(CLI_CASES[1][1]))).fetchall()
+    for idx, mine in rows:
+        theirs = cli(tool, "generate", *CLI_CASES[1][2], prompts[idx])
+        assert mine == theirs, (prompts[idx], mine, theirs)
+        n += 1
+    # Log-probabilities, as the CLI prints them (%.9g).
+    rows = con.execute("SELECT token_id, logprob FROM gpt_token_logprobs(?)",
+                       (text,)).fetchall()
+    theirs = json.loads(cli(tool, "logprobs", text))
+    assert [(i, "%.9g" % lp) for i, lp in rows] == \
+        [(i, "%.9g" % lp) for i, lp in theirs], (rows, theirs)
+    return n + 1
 
 
 def main():
@@ -121,6 +146,49 @@ def main():
     t.join()
     elapsed = time.monotonic() - start
     assert elapsed < 1.5, elapsed
+
+    # The same inside one long gpt_generate_each batch (a single core
+    # call); afterwards the connection and its session still work.
+    t = threading.Thread(target=later)
+    t.start()
+    start = time.monotonic()
+    try:
+        con.execute(
+            "SELECT count(*) FROM gpt_generate_each((WITH RECURSIVE s(v) AS "
+            "(SELECT 1 UNION ALL SELECT v + 1 FROM s WHERE v < 5000) SELECT "
+            "json_group_array(printf('%0120d', v)) FROM s), "
+            "'{\"max_tokens\": 8}')").fetchone()
+        raise AssertionError("batch not interrupted")
+    except sqlite3.OperationalError as e:
+        assert "gpt_generate_each: interrupted" in str(e), e
+    t.join()
+    elapsed = time.monotonic() - start
+    assert elapsed < 1.5, elapsed
+    bad, = con.execute(
+        "SELECT count(*) FROM gpt_generate_each('[\"The cat\", null, "
+        "\"A dog\"]', '{\"max_tokens\": 6}') e WHERE e.completion IS NOT "
+        "gpt_generate(e.prompt, '{\"max_tokens\": 6}')").fetchone()
+    assert bad == 0, bad
+
+    # Streaming: a cursor gets the first tokens without waiting for the
+    # rest, may stop early, and an interrupt between rows ends the stream;
+    # the next stream starts afresh.
+    opts = '{"max_tokens": 100, "seed": 3}'
+    whole, = con.execute("SELECT gpt_generate('The cat', ?)",
+                         (opts,)).fetchone()
+    cur = con.execute("SELECT token FROM gpt_generate_tokens('The cat', ?)",
+                      (opts,))
+    first = [cur.fetchone()[0] for _ in range(3)]
+    assert whole.startswith("".join(first)), (first, whole)
+    con.interrupt()
+    try:
+        cur.fetchall()
+        raise AssertionError("stream not interrupted")
+    except sqlite3.OperationalError as e:
+        assert "interrupted" in str(e), e
+    again = "".join(t for t, in con.execute(
+        "SELECT token FROM gpt_generate_tokens('The cat', ?)", (opts,)))
+    assert again == whole, (again, whole)
     con.close()
     print(f"python {sys.version.split()[0]}, sqlite {sqlite3.sqlite_version}: "
           f"ok, {compared} results identical to the CLI ({text!r})")
