@@ -16,11 +16,18 @@ ROOT = os.path.dirname(HERE)
 FMT = {"f32": "F32", "f16": "F16", "q8_0": "Q8_0"}
 
 
+RUNS = [0]  # the configured number of runs (set in main)
+
+
 def cell(s):
-    """median (min-max) of a stats dict."""
+    """median (min-max) of a stats dict, and the run count when a time
+    budget cut it short."""
     if not s:
         return "-"
-    return "%s (%s-%s)" % (num(s["median"]), num(s["min"]), num(s["max"]))
+    n = len(s.get("runs", []))
+    return "%s (%s-%s)%s" % (num(s["median"]), num(s["min"]), num(s["max"]),
+                             " [%d run%s]" % (n, "s" if n > 1 else "")
+                             if 0 < n < RUNS[0] else "")
 
 
 def num(x):
@@ -198,6 +205,7 @@ def main(argv):
     with open(path) as fh:
         res = json.load(fh)
     cfg = res["config"]
+    RUNS[0] = cfg["runs"]
     m = res["machine"]
     llama = res.get("llama_cpp")
     pngs = plots(res, os.path.join(ROOT, "docs"))

@@ -10,6 +10,9 @@
 # Needs: node + npm (Debian nodejs, npm) for llama.cpp and tiktoken, both
 # from the npm registry at pinned versions into build/npm; gnuplot-nox for
 # the plots; the corpus script in ../shared (SHARED_DIR overrides).
+# LLAMA_BUDGET_S (default 240): seconds after which a llama.cpp
+# configuration does one run per prompt length only (on a loaded machine
+# its multi-threaded decode can fall under 1 token/s).
 set -eu
 cd "$(dirname "$0")/.."
 
