@@ -3,9 +3,18 @@
 # ~9 MB of English text from pinned Debian 12 (bookworm) packages, byte-for-byte
 # identical on every run.
 #
-#   sh models/make_corpus.sh [OUT_FILE]        (default: ./corpus.txt)
+#   sh models/make_corpus.sh [OUT_FILE]             (default: ./corpus.txt)
+#   WRAPPED=1 sh models/make_corpus.sh [OUT_FILE]   the phase-1 corpus (see below)
 #
 # Prints the corpus sha256 and size; exits non-zero if they differ from the expected ones.
+#
+# Most sources after the Bible are hard-wrapped at ~70 columns, so a model trained on them
+# learns that " the" is often followed by a newline. By default every paragraph of
+# sections 2-6 (a run of non-empty lines) is joined into one line: each line's leading
+# and trailing blanks are removed and the lines are joined with one space; empty lines
+# (paragraph and document breaks) stay. The Bible stays one verse per line (verses are
+# not wrapped). WRAPPED=1 keeps the original line breaks: that is the corpus of
+# training phase 1 of models/default.gguf (models/README.md).
 # Needs: apt-get (lists updated; the script runs `apt-get update` itself when a download
 # fails and it is root), dpkg-deb, gzip, sha256sum, libreadline8 (for the `bible` binary).
 # Installs nothing: the .deb files are downloaded into a temporary folder and unpacked there.
@@ -23,8 +32,24 @@
 #        translate-me, in C sort order; the "%" separators become empty lines.
 set -eu
 
-EXPECTED_SHA256=588ae349b7af27a86339036ebcb1daadfbd48ccc4fddb0d4ee8d1f784b3dc26e
-EXPECTED_BYTES=8547887
+if [ "${WRAPPED:-0}" = 1 ]; then
+  EXPECTED_SHA256=588ae349b7af27a86339036ebcb1daadfbd48ccc4fddb0d4ee8d1f784b3dc26e
+  EXPECTED_BYTES=8547887
+  JOIN=cat
+else
+  EXPECTED_SHA256=20985a3835a47347ba1bf650f04f8df597026c1918fa31682779c366a05a1273
+  EXPECTED_BYTES=8410503
+  JOIN=join_paragraphs
+fi
+
+# Joins each run of non-empty lines into one line (lines trimmed, joined with one space);
+# empty lines stay.
+join_paragraphs() {
+  awk '{ sub(/^[ \t]+/, ""); sub(/[ \t]+$/, "") }
+       $0 == "" { if (p != "") print p; p = ""; print; next }
+       { p = (p == "") ? $0 : p " " $0 }
+       END { if (p != "") print p }'
+}
 
 OUT=${1:-corpus.txt}
 case "$OUT" in /*) ;; *) OUT="$(pwd)/$OUT" ;; esac
@@ -76,6 +101,7 @@ F=x/usr/share/games/fortunes
   # "Ge1:1 In the beginning ..." -> "In the beginning ..."
   x/usr/bin/bible -p "$WORK/x/usr/lib" -f gen1:1-rev22:21 </dev/null | sed 's/^[^ ]* //'
   echo
+  {
   zcat x/usr/share/state/us-constitution.gz
   echo
   zcat x/usr/share/state/us-declaration.gz
@@ -88,6 +114,7 @@ F=x/usr/share/games/fortunes
     sed 's/^%$//' "$F/$f"
     echo
   done
+  } | $JOIN
 } | sed 's/[ \t]*$//' | cat -s > corpus.txt   # no trailing blanks, at most one empty line in a row
 
 mv corpus.txt "$OUT"
