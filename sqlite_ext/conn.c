@@ -18,7 +18,15 @@
  * sqlite3_close() from closing the connection.
  *
  * For hosts that never interrupt, GPT_TIMEOUT_MS (read when the module is
- * loaded into a connection) bounds every call of that connection.
+ * loaded into a connection) bounds every call of that connection; a
+ * gpt_generate_tokens stream, one core call per row, is bounded as a whole
+ * from its first row (gpt_conn_begin_until).
+ *
+ * Sessions: one per connection for every call that finishes within one SQL
+ * function call or xFilter, plus one per open gpt_generate_tokens cursor,
+ * whose generation lives in its session between rows.  The last stream
+ * session is kept as a spare (a KV cache of the model's context) so that a
+ * stream per statement does not allocate one each time.
  */
 #include "conn.h"
 

@@ -39,6 +39,19 @@ static const char *queries[] = {
     "FROM gpt_next_token_probs('Hello world', 5)",
     "SELECT gpt_tokenize('Hello world 讲一个“行权”和“A+”的故事')",
     "SELECT gpt_token_count('Hello world 讲一个“行权”和“A+”的故事')",
+    /* issue 6: batches, streams and scores */
+    "SELECT group_concat(idx || ':' || coalesce(completion, 'NULL'), '|') "
+    "FROM gpt_generate_each('[\"The cat\", null, \"A dog\", \"\", "
+    "\"Once upon\"]', '{\"max_tokens\": 6, \"seed\": 5}')",
+    "SELECT group_concat(step || ':' || coalesce(token_id, 'NULL') || ':' || "
+    "token || ':' || printf('%.17g', logprob), '|') FROM "
+    "gpt_generate_tokens('The cat', '{\"max_tokens\": 9, \"seed\": 2, "
+    "\"stop\": \"zzzz\"}')",
+    "SELECT group_concat(token_id || ':' || printf('%.17g', logprob), ' ') "
+    "FROM gpt_token_logprobs('The cat sat on the mat')",
+    "SELECT printf('%.17g %.17g', gpt_score('Hello world'), "
+    "gpt_score('Hello', ' world'))",
+    "SELECT gpt_choose('The cat', '[\" sat\", \" ran\", \" is\"]')",
 };
 #define N_QUERIES (sizeof queries / sizeof *queries)
 
