@@ -65,6 +65,19 @@ UPDATE prompts SET completion = e.completion
 SELECT count(completion) AS updated,
        sum(completion IS NOT gpt_generate(p, '{"max_tokens": 5, "seed": 2}')) AS mismatches
   FROM prompts;
+-- The README's pattern: join on the prompt (the same prompt and options
+-- give the same text, so duplicates are generated once).
+CREATE TABLE docs(id INTEGER PRIMARY KEY, body TEXT, summary TEXT);
+INSERT INTO docs(body) VALUES ('The soup was cold.'), ('Quick and friendly.'),
+                              ('The soup was cold.'), (NULL);
+UPDATE docs SET summary = e.completion
+  FROM gpt_generate_each((SELECT json_group_array(p) FROM
+                            (SELECT DISTINCT 'Summarize: ' || body AS p FROM docs)),
+                         '{"max_tokens": 8, "seed": 1}') e
+ WHERE e.prompt = 'Summarize: ' || docs.body;
+SELECT id, json_quote(summary) AS summary,
+       summary IS gpt_generate('Summarize: ' || body, '{"max_tokens": 8, "seed": 1}') AS same
+  FROM docs ORDER BY id;
 -- Strings with escapes and \u0000 reach the model as the same text.
 SELECT idx, json_quote(prompt) AS prompt,
        completion = gpt_generate(prompt, '{"max_tokens": 4}') AS same
