@@ -45,10 +45,16 @@ typedef struct backend_model {
 static backend_model cur;
 static bool exit_hook_set = false;
 
+/* An idle session kept for the next gpt_generate_tokens (see
+ * pggpt_stream_session_acquire); NULL when none. */
+static gpt_session *spare_stream = NULL;
+
 static void
 release_current(void)
 {
     /* The session holds its own reference to the model. */
+    gpt_session_free(spare_stream);
+    spare_stream = NULL;
     gpt_session_free(cur.session);
     gpt_model_release(cur.model);
     cur.session = NULL;
@@ -284,6 +290,53 @@ pggpt_get_session(void)
         cur.session_threads = threads;
     }
     return cur.session;
+}
+
+/*
+ * Streaming keeps a generation in progress in a session between the rows
+ * of a set-returning function, while other gpt calls of the same query
+ * (another stream, a gpt_generate on each row) run in between.  So each
+ * stream gets a session of its own rather than the backend's: the spare
+ * one when it is idle, a new one otherwise.  Sessions allocate their KV
+ * cache lazily, so a new one is cheap.
+ */
+gpt_session *
+pggpt_stream_session_acquire(void)
+{
+    gpt_model *m = pggpt_get_model();
+    gpt_session *s = NULL;
+    gpt_error err;
+    gpt_status rc;
+
+    if (spare_stream && gpt_session_model(spare_stream) == m) {
+        s = spare_stream;
+        spare_stream = NULL;
+    } else {
+        rc = gpt_session_new(m, &s, &err);
+        if (rc != GPT_OK)
+            pggpt_raise(rc, &err);
+        gpt_session_set_cancel(s, cancel_requested, NULL);
+    }
+    rc = gpt_session_set_threads(s, pggpt_effective_threads(), &err);
+    if (rc != GPT_OK) {
+        pggpt_stream_session_release(s);
+        pggpt_raise(rc, &err);
+    }
+    return s;
+}
+
+/* Runs from memory context callbacks, also during error cleanup: it must
+ * not raise.  A session of a model that is no longer current is freed. */
+void
+pggpt_stream_session_release(gpt_session *s)
+{
+    if (s == NULL)
+        return;
+    if (spare_stream == NULL && cur.model != NULL &&
+        gpt_session_model(s) == cur.model)
+        spare_stream = s;
+    else
+        gpt_session_free(s);
 }
 
 double

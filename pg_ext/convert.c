@@ -178,3 +178,48 @@ pggpt_utf8_to_text(const char *s, size_t len)
     conv = pg_any_to_server(src, (int) len, PG_UTF8);
     return cstring_to_text(conv);
 }
+
+text *
+pggpt_token_text(gpt_model *m, int32_t id)
+{
+    size_t blen = 0, tlen = 0;
+    const char *b = gpt_token_bytes(m, id, &blen);
+    char *san = NULL, *tok;
+    gpt_error err;
+    gpt_status rc;
+
+    if (b == NULL)
+        elog(ERROR, "gpt core returned token id %d out of range", (int) id);
+    rc = gpt_utf8_sanitize(b, blen, &san, &tlen, &err);
+    if (rc != GPT_OK) {
+        gpt_free(san);
+        pggpt_raise(rc, &err);
+    }
+    tok = palloc_extended(tlen + 1, MCXT_ALLOC_NO_OOM);
+    if (tok != NULL) {
+        memcpy(tok, san, tlen);
+        tok[tlen] = '\0';
+    }
+    gpt_free(san);
+    if (tok == NULL)
+        ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY),
+                        errmsg("out of memory")));
+    return pggpt_utf8_to_text(tok, tlen);
+}
+
+char *
+pggpt_take_core_string(char *s, size_t len)
+{
+    char *copy = palloc_extended(len + 1, MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM);
+
+    if (copy != NULL) {
+        if (len)
+            memcpy(copy, s, len);
+        copy[len] = '\0';
+    }
+    gpt_free(s);
+    if (copy == NULL)
+        ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY),
+                        errmsg("out of memory")));
+    return copy;
+}

@@ -83,6 +83,56 @@ read_stop_strings(ArrayType *arr, gpt_gen_options *o)
 }
 
 /*
+ * Reads the generation options max_tokens, temperature, top_k, top_p, seed
+ * and stop from the arguments 1..6 (the same positions and checks for
+ * every function that generates).  Stop strings are palloc'd.
+ */
+void
+pggpt_read_gen_options(FunctionCallInfo fcinfo, gpt_gen_options *o)
+{
+    static const char *const names[] = {
+        NULL, "max_tokens", "temperature", "top_k", "top_p", "seed"
+    };
+
+    for (int i = 1; i <= 5; i++)
+        require_not_null(fcinfo, i, names[i]);
+
+    gpt_gen_options_init(o);
+    o->max_tokens = PG_GETARG_INT32(1);
+    o->temperature = PG_GETARG_FLOAT8(2);
+    o->top_k = PG_GETARG_INT32(3);
+    o->top_p = PG_GETARG_FLOAT8(4);
+    /* A negative bigint seed is the same 64 bits read as unsigned. */
+    o->seed = (uint64_t) PG_GETARG_INT64(5);
+
+    if (o->max_tokens < 0)
+        bad_value("max_tokens must be at least 0");
+    if (o->max_tokens > pggpt_max_tokens_limit)
+        ereport(ERROR,
+                (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                 errmsg("max_tokens must be at most %d",
+                        pggpt_max_tokens_limit),
+                 errhint("gpt.max_tokens_limit caps max_tokens; a superuser "
+                         "can raise it.")));
+    if (isnan(o->temperature) || o->temperature < 0)
+        bad_value("temperature must be at least 0");
+    if (isinf(o->temperature))
+        bad_value("temperature must be finite");
+    if (o->top_k < 0)
+        ereport(ERROR,
+                (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                 errmsg("top_k must be at least 0"),
+                 errhint("Use 0 to disable top-k filtering.")));
+    if (!(o->top_p > 0 && o->top_p <= 1))
+        ereport(ERROR,
+                (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                 errmsg("top_p must be greater than 0 and at most 1"),
+                 errhint("Use 1 to disable nucleus sampling.")));
+    if (!PG_ARGISNULL(6))
+        read_stop_strings(PG_GETARG_ARRAYTYPE_P(6), o);
+}
+
+/*
  * gpt_generate(prompt text, max_tokens int, temperature float8, top_k int,
  *              top_p float8, seed bigint, stop text[]) RETURNS text
  */
@@ -96,48 +146,10 @@ pg_gpt_generate(PG_FUNCTION_ARGS)
     const char *prompt;
     size_t prompt_len, out_len = 0;
     char *out = NULL, *copy;
-    static const char *const names[] = {
-        NULL, "max_tokens", "temperature", "top_k", "top_p", "seed"
-    };
 
     if (PG_ARGISNULL(0))
         PG_RETURN_NULL();
-    for (int i = 1; i <= 5; i++)
-        require_not_null(fcinfo, i, names[i]);
-
-    gpt_gen_options_init(&o);
-    o.max_tokens = PG_GETARG_INT32(1);
-    o.temperature = PG_GETARG_FLOAT8(2);
-    o.top_k = PG_GETARG_INT32(3);
-    o.top_p = PG_GETARG_FLOAT8(4);
-    /* A negative bigint seed is the same 64 bits read as unsigned. */
-    o.seed = (uint64_t) PG_GETARG_INT64(5);
-
-    if (o.max_tokens < 0)
-        bad_value("max_tokens must be at least 0");
-    if (o.max_tokens > pggpt_max_tokens_limit)
-        ereport(ERROR,
-                (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                 errmsg("max_tokens must be at most %d",
-                        pggpt_max_tokens_limit),
-                 errhint("gpt.max_tokens_limit caps max_tokens; a superuser "
-                         "can raise it.")));
-    if (isnan(o.temperature) || o.temperature < 0)
-        bad_value("temperature must be at least 0");
-    if (isinf(o.temperature))
-        bad_value("temperature must be finite");
-    if (o.top_k < 0)
-        ereport(ERROR,
-                (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                 errmsg("top_k must be at least 0"),
-                 errhint("Use 0 to disable top-k filtering.")));
-    if (!(o.top_p > 0 && o.top_p <= 1))
-        ereport(ERROR,
-                (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                 errmsg("top_p must be greater than 0 and at most 1"),
-                 errhint("Use 1 to disable nucleus sampling.")));
-    if (!PG_ARGISNULL(6))
-        read_stop_strings(PG_GETARG_ARRAYTYPE_P(6), &o);
+    pggpt_read_gen_options(fcinfo, &o);
 
     prompt = pggpt_text_to_utf8(PG_GETARG_TEXT_PP(0), &prompt_len);
     s = pggpt_get_session();
@@ -217,9 +229,8 @@ pg_gpt_next_token_probs(PG_FUNCTION_ARGS)
     for (size_t i = 0; i < n; i++) {
         Datum values[6];
         bool nulls[6] = {false, false, false, false, false, false};
-        size_t blen = 0, tlen = 0;
+        size_t blen = 0;
         const char *b = gpt_token_bytes(m, copy[i].token_id, &blen);
-        char *san = NULL, *tok;
         bytea *raw;
 
         if (b == NULL)
@@ -229,19 +240,9 @@ pg_gpt_next_token_probs(PG_FUNCTION_ARGS)
         SET_VARSIZE(raw, VARHDRSZ + blen);
         memcpy(VARDATA(raw), b, blen);
 
-        rc = gpt_utf8_sanitize(b, blen, &san, &tlen, &err);
-        if (rc != GPT_OK) {
-            gpt_free(san);
-            pggpt_raise(rc, &err);
-        }
-        tok = palloc(tlen + 1);
-        memcpy(tok, san, tlen);
-        tok[tlen] = '\0';
-        gpt_free(san);
-
         values[0] = Int32GetDatum((int32) (i + 1));
         values[1] = Int32GetDatum(copy[i].token_id);
-        values[2] = PointerGetDatum(pggpt_utf8_to_text(tok, tlen));
+        values[2] = PointerGetDatum(pggpt_token_text(m, copy[i].token_id));
         values[3] = PointerGetDatum(raw);
         values[4] = Float8GetDatum(copy[i].prob);
         values[5] = Float8GetDatum(copy[i].logprob);

@@ -68,3 +68,70 @@ LANGUAGE C STABLE PARALLEL SAFE;
 
 COMMENT ON FUNCTION gpt_model_info() IS
 'the model named by gpt.model: architecture, sizes, tensor types, threads';
+
+-- Many prompts and streaming (batch.c).  VOLATILE like gpt_generate.
+
+CREATE FUNCTION gpt_generate(
+    prompts text[],
+    max_tokens int DEFAULT 64,
+    temperature float8 DEFAULT 0.8,
+    top_k int DEFAULT 40,
+    top_p float8 DEFAULT 0.95,
+    seed bigint DEFAULT 0,
+    stop text[] DEFAULT NULL)
+RETURNS text[]
+AS 'MODULE_PATHNAME', 'pg_gpt_generate_array'
+LANGUAGE C VOLATILE CALLED ON NULL INPUT PARALLEL SAFE COST 1000000;
+
+COMMENT ON FUNCTION gpt_generate(text[], int, float8, int, float8, bigint, text[]) IS
+'continuations of many prompts decoded together, in the same order and shape (each equal to gpt_generate(prompt, ...); NULL gives NULL)';
+
+CREATE FUNCTION gpt_generate_tokens(
+    prompt text,
+    max_tokens int DEFAULT 64,
+    temperature float8 DEFAULT 0.8,
+    top_k int DEFAULT 40,
+    top_p float8 DEFAULT 0.95,
+    seed bigint DEFAULT 0,
+    stop text[] DEFAULT NULL)
+RETURNS TABLE(step int, token_id int, token text, logprob float8)
+AS 'MODULE_PATHNAME', 'pg_gpt_generate_tokens'
+LANGUAGE C VOLATILE CALLED ON NULL INPUT PARALLEL SAFE COST 100000 ROWS 64;
+
+COMMENT ON FUNCTION gpt_generate_tokens(text, int, float8, int, float8, bigint, text[]) IS
+'gpt_generate one token per row as it is decoded (call it in the select list to stream); string_agg(token, '''' ORDER BY step) is the text';
+
+-- Scoring (scoring.c).  STABLE: the result depends only on the arguments
+-- and gpt.model; STRICT: a NULL argument gives NULL.
+
+CREATE FUNCTION gpt_token_logprobs(text)
+RETURNS TABLE(pos int, token_id int, token text, logprob float8)
+AS 'MODULE_PATHNAME', 'pg_gpt_token_logprobs'
+LANGUAGE C STABLE STRICT PARALLEL SAFE COST 10000 ROWS 20;
+
+COMMENT ON FUNCTION gpt_token_logprobs(text) IS
+'log-probability of every token of a text (pos from 0; the first after <|endoftext|>)';
+
+CREATE FUNCTION gpt_score(text)
+RETURNS float8
+AS 'MODULE_PATHNAME', 'pg_gpt_score_text'
+LANGUAGE C STABLE STRICT PARALLEL SAFE COST 10000;
+
+COMMENT ON FUNCTION gpt_score(text) IS
+'log-probability of a text after <|endoftext|> (sum of gpt_token_logprobs); perplexity is exp(-gpt_score(t) / gpt_token_count(t))';
+
+CREATE FUNCTION gpt_score(prompt text, continuation text)
+RETURNS float8
+AS 'MODULE_PATHNAME', 'pg_gpt_score'
+LANGUAGE C STABLE STRICT PARALLEL SAFE COST 10000;
+
+COMMENT ON FUNCTION gpt_score(text, text) IS
+'log-probability of continuation given prompt (continuation tokenized on its own)';
+
+CREATE FUNCTION gpt_choose(prompt text, choices text[])
+RETURNS text
+AS 'MODULE_PATHNAME', 'pg_gpt_choose'
+LANGUAGE C STABLE STRICT PARALLEL SAFE COST 50000;
+
+COMMENT ON FUNCTION gpt_choose(text, text[]) IS
+'the choice with the highest gpt_score(prompt, choice), the first on ties';

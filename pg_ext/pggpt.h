@@ -9,12 +9,16 @@
  *   gpt.c      _PG_init and the gpt.* settings
  *   backend.c  the per-backend model and session, model path checks
  *   convert.c  status -> SQLSTATE, database encoding <-> UTF-8
- *   funcs.c    the SQL-callable functions
+ *   funcs.c    the SQL-callable functions (one prompt, tokenizer, info)
+ *   batch.c    gpt_generate(text[]) and gpt_generate_tokens (streaming)
+ *   scoring.c  gpt_token_logprobs, gpt_score, gpt_choose
  */
 #ifndef PGGPT_H
 #define PGGPT_H
 
 #include "postgres.h"
+
+#include "fmgr.h"
 
 #include "gpt.h"
 
@@ -33,6 +37,12 @@ extern gpt_model *pggpt_get_model(void);
 
 /* A session on that model with the threads and cancel callback set. */
 extern gpt_session *pggpt_get_session(void);
+
+/* A session of its own for one streaming generation (never the backend's
+ * session above), and its release: the caller must release it exactly
+ * once, also when an error unwinds (a memory context callback). */
+extern gpt_session *pggpt_stream_session_acquire(void);
+extern void pggpt_stream_session_release(gpt_session *s);
 
 /* The thread count gpt.threads and gpt.max_threads give. */
 extern int pggpt_effective_threads(void);
@@ -59,5 +69,19 @@ extern char *pggpt_text_to_utf8_cstring(text *t);
  * characters become U+FFFD because text cannot hold them; characters the
  * database encoding cannot represent raise 22P05. */
 extern text *pggpt_utf8_to_text(const char *s, size_t len);
+
+/* The sanitized text of a token (U+FFFD for a partial character). */
+extern text *pggpt_token_text(gpt_model *m, int32_t id);
+
+/* Moves a string the core allocated into palloc'd memory (NUL-terminated)
+ * and frees the core's copy, also when palloc fails. */
+extern char *pggpt_take_core_string(char *s, size_t len);
+
+/* ---- argument checks (funcs.c) */
+
+/* Reads and checks max_tokens, temperature, top_k, top_p, seed (arguments
+ * 1..5, never NULL) and stop (argument 6, NULL for none) into o, with the
+ * errors gpt_generate gives.  The caller still runs gpt_gen_options_check. */
+extern void pggpt_read_gen_options(FunctionCallInfo fcinfo, gpt_gen_options *o);
 
 #endif

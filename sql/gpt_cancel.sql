@@ -1,9 +1,10 @@
 --
 -- statement_timeout stops a long generation within a fraction of a second
--- and the backend keeps working.  The long generation uses the default
--- model (a 1024-token context).
+-- and the backend keeps working.  The long generation uses slow.gguf, a
+-- 124M-shaped model with a 1024-token context (random weights), so that it
+-- does not depend on the default model's size.
 --
-SET gpt.model = 'default.gguf';
+SET gpt.model = 'slow.gguf';
 SET gpt.max_tokens_limit = 100000;
 -- load the model first so that only generation is timed
 SELECT gpt_generate('Once upon a time', max_tokens => 4, temperature => 0)

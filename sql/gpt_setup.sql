@@ -13,12 +13,31 @@ JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid
 JOIN pg_extension e ON d.refclassid = 'pg_extension'::regclass
                    AND d.refobjid = e.oid
 WHERE e.extname = 'gpt'
-ORDER BY p.proname;
+ORDER BY p.oid::regprocedure::text;
 
 -- Named arguments and their defaults.
-SELECT pg_get_function_arguments('gpt_generate'::regproc);
+SELECT pg_get_function_arguments(
+    'gpt_generate(text,int,float8,int,float8,bigint,text[])'::regprocedure);
 SELECT pg_get_function_arguments('gpt_next_token_probs'::regproc);
 SELECT pg_get_function_result('gpt_next_token_probs'::regproc);
+-- The batch and streaming forms take gpt_generate's options, with the same
+-- names and defaults.
+SELECT p.oid::regprocedure AS function,
+       regexp_replace(pg_get_function_arguments(p.oid), '^[^,]*, ', '')
+     = regexp_replace(pg_get_function_arguments(
+           'gpt_generate(text,int,float8,int,float8,bigint,text[])'::regprocedure),
+           '^[^,]*, ', '') AS same_options_as_gpt_generate
+FROM pg_proc p
+WHERE p.oid IN ('gpt_generate(text[],int,float8,int,float8,bigint,text[])'::regprocedure,
+                'gpt_generate_tokens'::regproc)
+ORDER BY 1::text;
+SELECT pg_get_function_arguments(
+    'gpt_generate(text[],int,float8,int,float8,bigint,text[])'::regprocedure);
+SELECT pg_get_function_result('gpt_generate_tokens'::regproc);
+SELECT pg_get_function_result('gpt_token_logprobs'::regproc);
+SELECT p.oid::regprocedure AS function, pg_get_function_arguments(p.oid)
+FROM pg_proc p WHERE p.proname IN ('gpt_score', 'gpt_choose')
+ORDER BY 1::text;
 
 -- Settings: defaults and who may change them (superuser = superuser only).
 SELECT name, boot_val, context, vartype, min_val, max_val

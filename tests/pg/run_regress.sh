@@ -12,8 +12,12 @@
 # user $GPT_PG_USER (default gpttest, created when missing); pg_regress (the
 # client) runs as the caller.  The extension must already be installed
 # (make install-pg).  Test models: build/models/tiny-*.gguf (generated when
-# missing) and the default model, copied into the cluster's own model
-# directory, which gpt.model_dir points at.
+# missing), the default model, and slow.gguf = build/models/
+# gpt2-124m-q8_0.gguf (124M-shaped random weights with a 1024-token
+# context, generated when missing) for the cancel tests, which need calls
+# that run for seconds whatever the default model is.  They are linked or
+# copied into the cluster's own model directory, which gpt.model_dir
+# points at.
 #
 # With arguments, runs them as a command against the same kind of cluster
 # instead of the suites (PGHOST/PGPORT/PGUSER/PGDATABASE=postgres are set,
@@ -50,6 +54,13 @@ MODELS_SRC="$ROOT/build/models"
 if ! ls "$MODELS_SRC"/tiny-*.gguf >/dev/null 2>&1; then
     log "generating test models in $MODELS_SRC"
     "$PYTHON" "$ROOT/tests/gen_models.py" --out "$MODELS_SRC"
+fi
+
+SLOW_SRC="$MODELS_SRC/gpt2-124m-q8_0.gguf"
+if [ ! -f "$SLOW_SRC" ]; then
+    log "generating $SLOW_SRC (for the cancel tests)"
+    "$PYTHON" "$ROOT/tests/gen_models.py" --out "$MODELS_SRC" --big \
+        --only gpt2-124m-q8_0.gguf --quiet
 fi
 
 TMP=$(mktemp -d /tmp/gpt-pg.XXXXXX)
@@ -96,6 +107,9 @@ if [ -n "$DEFAULT_MODEL" ]; then
 else
     log "warning: no default model (models/default.gguf); gpt_cancel will fail"
 fi
+# Hard links are not followed out of gpt.model_dir like symbolic links
+# would be, so they are allowed.
+ln "$SLOW_SRC" "$MD/slow.gguf" 2>/dev/null || cp "$SLOW_SRC" "$MD/slow.gguf"
 printf 'this is not a GGUF file, only some text\n' >"$MD/corrupt.gguf"
 head -c 24 "$MD/tiny-f32.gguf" >"$MD/truncated.gguf"
 : >"$MD/empty.gguf"
