@@ -200,8 +200,8 @@ def main():
     for i, s in enumerate(texts):
         with open(os.path.join(t, "encode-%d" % i), "wb") as f:
             f.write(b"\x00" + s)
-    # mode byte with bit 1 set: the payload repeated ((b >> 2) + 1) * 16
-    # times
+    # mode byte with bit 1 set: the payload repeated ((b >> 2) + 1) * 4
+    # times (at most 16 KB)
     repeats = {
         "repeat-letters": (63, b"a"),
         "repeat-digits-space": (20, b"12 "),
