@@ -179,14 +179,15 @@ def plots(res, docs):
         "set output '%s/bench_prefill_prompt.png'\n"
         "set multiplot layout 1,%d title \"Prefill tokens/s vs prompt length "
         "(124M; solid: ours, dashed: llama.cpp; bars: min-max of %d runs)\"\n"
-        "set key inside left top\n"
-        "set xlabel 'prompt tokens'\nset ylabel 'tokens/s'\n"
+        "set key below horizontal maxrows 2\n"
+        "unset xlabel\nset ylabel 'tokens/s'\n"
         "set logscale x 2\nset xtics (%s)\nset xrange [%g:%g]\n"
         % (120 + 520 * nt, docs, nt, cfg["runs"],
            ", ".join(str(p) for p in cfg["prompts"]),
            min(cfg["prompts"]) / 1.4, max(cfg["prompts"]) * 1.4))
     for t in cfg["threads"]:
-        script += "set title '%d thread%s'\n" % (t, "s" if t > 1 else "")
+        script += "set title '%d thread%s; x: prompt tokens'\n" % (
+            t, "s" if t > 1 else "")
         script += plot_cmd("prefill%d" % t)
     script += "unset multiplot\n"
     with open(os.path.join(tmp, "plots.gp"), "w") as fh:
@@ -379,11 +380,12 @@ def main(argv):
             "**differs**: ours `%r`, llama.cpp `%r`" % (gr["ours"], gr["llama_cpp"])))
 
     w("## Reproducing\n")
-    w("`make bench` (a few minutes; `make bench BENCH_ARGS='--runs 3 --formats "
-      "q8_0'` for a quick one). It installs what is missing: the models "
+    w("`make bench` (this run took %.0f minutes on a loaded 2-core machine; "
+      "`make bench BENCH_ARGS='--formats q8_0'` measures one format, "
+      "`--runs N` sets the run count). It installs what is missing: the models "
       "(tests/gen_models.py --big), the corpus, node-llama-cpp 3.14.2 and "
       "tiktoken 1.0.22 from npm into build/npm, and gnuplot-nox. Raw "
-      "figures, every run: build/bench/results.json.\n")
+      "figures, every run: build/bench/results.json.\n" % (res["seconds"] / 60))
     with open(os.path.join(ROOT, "BENCHMARKS.md"), "w") as fh:
         fh.write("\n".join(L))
     print("report: wrote BENCHMARKS.md%s" % "".join(
