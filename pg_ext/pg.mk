@@ -3,6 +3,8 @@
 #   make pg          build the extension (pg_ext/gpt.so)
 #   make install-pg  install it with the default model (as root)
 #   make test-pg     install, then run pg_regress on a throwaway cluster
+#   make test-cross  the CLI, the SQLite module and the extension give
+#                    byte-identical results (tests/cross/run.sh)
 #
 # The extension always links the plain build/libgptcore.a: a server that is
 # not built with sanitizers cannot load a sanitized library.
@@ -24,4 +26,7 @@ install-pg: pg
 test-pg: install-pg
 	PG_CONFIG=$(PG_CONFIG) PYTHON=$(PYTHON) bash tests/pg/run_regress.sh
 
-.PHONY: install-pg
+test-cross: cli sqlite install-pg
+	PG_CONFIG=$(PG_CONFIG) PYTHON=$(PYTHON) bash tests/cross/run.sh
+
+.PHONY: install-pg test-cross

@@ -21,7 +21,9 @@
 #
 # With arguments, runs them as a command against the same kind of cluster
 # instead of the suites (PGHOST/PGPORT/PGUSER/PGDATABASE=postgres are set,
-# GPT_PG_LOG is the server log), e.g. for stress tests and benchmarks:
+# GPT_PG_LOG is the server log, GPT_PG_MODEL_DIR is gpt.model_dir: a
+# command may add model files there, readable by the server user), e.g.
+# for stress tests and benchmarks:
 #     tests/pg/run_regress.sh psql -c 'CREATE EXTENSION gpt'
 #
 # Environment: PG_CONFIG (default pg_config), GPT_PG_USER, PYTHON,
@@ -157,7 +159,8 @@ fi
 export PGHOST="$TMP" PGPORT="$PORT" PGUSER="$RUN_USER"
 status=0
 if [ $# -gt 0 ]; then
-    PGDATABASE=postgres GPT_PG_LOG="$TMP/server.log" "$@" || status=$?
+    PGDATABASE=postgres GPT_PG_LOG="$TMP/server.log" GPT_PG_MODEL_DIR="$MD" \
+        "$@" || status=$?
     exit $status
 fi
 make -C "$ROOT/pg_ext" --no-print-directory installcheck \
