@@ -77,6 +77,8 @@ float_group_512(const gpt_matrix *W, const uint8_t *rows[G512], const float *x,
     uint32_t type = W->type;
     size_t esize = type == GGML_F32 ? 4 : 2, pf = PREFETCH_ROWS * W->row_bytes;
 
+    #pragma GCC unroll 4
+
     for (g = 0; g < G512; g++)
         A[g] = B[g] = _mm512_setzero_ps();
     for (c = 0; c + 1 < nchunks; c += 2) {
@@ -84,6 +86,7 @@ float_group_512(const gpt_matrix *W, const uint8_t *rows[G512], const float *x,
                                                : (__mmask16)((1u << (n - (c + 1) * 16)) - 1);
         __m512 x0 = _mm512_loadu_ps(x + c * 16);
         __m512 x1 = _mm512_maskz_loadu_ps(m1, x + (c + 1) * 16);
+        #pragma GCC unroll 4
         for (g = 0; g < G512; g++) {
             prefetch_ahead(rows[g], pf, (size_t)c * 16 * esize);
             A[g] = _mm512_fmadd_ps(load16_512(type, rows[g], c * 16, 0xffff), x0, A[g]);
@@ -94,9 +97,11 @@ float_group_512(const gpt_matrix *W, const uint8_t *rows[G512], const float *x,
         __mmask16 m0 = c * 16 + 16 <= n ? (__mmask16)0xffff
                                          : (__mmask16)((1u << (n - c * 16)) - 1);
         __m512 x0 = _mm512_maskz_loadu_ps(m0, x + c * 16);
+        #pragma GCC unroll 4
         for (g = 0; g < G512; g++)
             A[g] = _mm512_fmadd_ps(load16_512(type, rows[g], c * 16, m0), x0, A[g]);
     }
+    #pragma GCC unroll 4
     for (g = 0; g < G512; g++)
         out[g] = hsum512(_mm512_add_ps(A[g], B[g]));
 }
@@ -125,11 +130,14 @@ q8_group_512(const gpt_matrix *W, const uint8_t *rows[G512], const float *x,
     int nb = W->cols / 32, b, g;
     size_t pf = PREFETCH_ROWS * W->row_bytes;
 
+    #pragma GCC unroll 4
+
     for (g = 0; g < G512; g++)
         A[g] = B[g] = _mm512_setzero_ps();
     for (b = 0; b + 1 < nb; b += 2) {
         __m512 x0 = _mm512_loadu_ps(x + b * 32), x1 = _mm512_loadu_ps(x + b * 32 + 16);
         __m512 x2 = _mm512_loadu_ps(x + b * 32 + 32), x3 = _mm512_loadu_ps(x + b * 32 + 48);
+        #pragma GCC unroll 4
         for (g = 0; g < G512; g++) {
             const uint8_t *b0 = rows[g] + (size_t)b * 34, *b1 = b0 + 34;
             prefetch_ahead(rows[g], pf, (size_t)b * 34);
@@ -139,11 +147,13 @@ q8_group_512(const gpt_matrix *W, const uint8_t *rows[G512], const float *x,
     }
     if (b < nb) {
         __m512 x0 = _mm512_loadu_ps(x + b * 32), x1 = _mm512_loadu_ps(x + b * 32 + 16);
+        #pragma GCC unroll 4
         for (g = 0; g < G512; g++) {
             const uint8_t *b0 = rows[g] + (size_t)b * 34;
             A[g] = _mm512_fmadd_ps(q8_block_dot_512(b0, x0, x1), q8_scale_512(b0), A[g]);
         }
     }
+    #pragma GCC unroll 4
     for (g = 0; g < G512; g++)
         out[g] = hsum512(_mm512_add_ps(A[g], B[g]));
 }
@@ -159,6 +169,8 @@ matmul_avx512(const gpt_matrix *W, const float *x, int ldx, int T, float *y,
         const uint8_t *rows[G512];
         int nr = r1 - r < G512 ? r1 - r : G512;
         float out[G512];
+
+        #pragma GCC unroll 4
 
         for (g = 0; g < G512; g++)   /* pad a short group with its last row */
             rows[g] = base + (size_t)(r + (g < nr ? g : nr - 1)) * W->row_bytes;
@@ -286,11 +298,14 @@ float_group_256(const gpt_matrix *W, const uint8_t *rows[G256], const float *x,
     uint32_t type = W->type;
     size_t esize = type == GGML_F32 ? 4 : 2, pf = PREFETCH_ROWS * W->row_bytes;
 
+    #pragma GCC unroll 4
+
     for (g = 0; g < G256; g++)
         A[g].lo = A[g].hi = B[g].lo = B[g].hi = _mm256_setzero_ps();
     for (c = 0; c < nchunks; c++) {
         int i = c * 16;
         __m256 xl = loadx8_tail(x, i, n), xh = loadx8_tail(x, i + 8, n);
+        #pragma GCC unroll 4
         for (g = 0; g < G256; g++) {
             v16 *acc = (c & 1) ? &B[g] : &A[g];
             prefetch_ahead(rows[g], pf, (size_t)i * esize);
@@ -298,6 +313,7 @@ float_group_256(const gpt_matrix *W, const uint8_t *rows[G256], const float *x,
             acc->hi = _mm256_fmadd_ps(load8_tail(type, rows[g], i + 8, n), xh, acc->hi);
         }
     }
+    #pragma GCC unroll 4
     for (g = 0; g < G256; g++) {
         v16 s = {_mm256_add_ps(A[g].lo, B[g].lo), _mm256_add_ps(A[g].hi, B[g].hi)};
         out[g] = hsum256x2(s);
@@ -318,12 +334,15 @@ q8_group_256(const gpt_matrix *W, const uint8_t *rows[G256], const float *x,
     int nb = W->cols / 32, b, g;
     size_t pf = PREFETCH_ROWS * W->row_bytes;
 
+    #pragma GCC unroll 4
+
     for (g = 0; g < G256; g++)
         A[g].lo = A[g].hi = B[g].lo = B[g].hi = _mm256_setzero_ps();
     for (b = 0; b < nb; b++) {
         const float *xb = x + b * 32;
         __m256 x0 = _mm256_loadu_ps(xb), x1 = _mm256_loadu_ps(xb + 8);
         __m256 x2 = _mm256_loadu_ps(xb + 16), x3 = _mm256_loadu_ps(xb + 24);
+        #pragma GCC unroll 4
         for (g = 0; g < G256; g++) {
             const uint8_t *blk = rows[g] + (size_t)b * 34;
             v16 *acc = (b & 1) ? &B[g] : &A[g];
@@ -340,6 +359,7 @@ q8_group_256(const gpt_matrix *W, const uint8_t *rows[G256], const float *x,
             acc->hi = _mm256_fmadd_ps(th, d, acc->hi);
         }
     }
+    #pragma GCC unroll 4
     for (g = 0; g < G256; g++) {
         v16 s = {_mm256_add_ps(A[g].lo, B[g].lo), _mm256_add_ps(A[g].hi, B[g].hi)};
         out[g] = hsum256x2(s);
@@ -357,6 +377,8 @@ matmul_avx2(const gpt_matrix *W, const float *x, int ldx, int T, float *y,
         const uint8_t *rows[G256];
         int nr = r1 - r < G256 ? r1 - r : G256;
         float out[G256];
+
+        #pragma GCC unroll 4
 
         for (g = 0; g < G256; g++)
             rows[g] = base + (size_t)(r + (g < nr ? g : nr - 1)) * W->row_bytes;
