@@ -24,3 +24,18 @@ SELECT count(*) FROM gpt_next_token_probs('café', 3);
 SELECT gpt_detokenize('{164,106,110}');
 SELECT gpt_detokenize('{164}');
 SELECT gpt_tokenize('讲一个“行权”和“A+”的故事');
+
+-- many prompts, streaming and scoring convert the same way
+SELECT gpt_generate(ARRAY['café', NULL, 'Zürich'], max_tokens => 4, seed => 1)
+       IS NOT DISTINCT FROM
+       ARRAY[gpt_generate('café', max_tokens => 4, seed => 1), NULL,
+             gpt_generate('Zürich', max_tokens => 4, seed => 1)] AS batch;
+SELECT string_agg(token, '' ORDER BY step)
+     = gpt_generate('Zürich', max_tokens => 4, seed => 1) AS stream
+FROM gpt_generate_tokens('Zürich', max_tokens => 4, seed => 1);
+SELECT pos, token_id, token FROM gpt_token_logprobs('café Zürich') ORDER BY pos;
+SELECT gpt_score('café Zürich') = (SELECT sum(logprob)
+                                   FROM gpt_token_logprobs('café Zürich'))
+       AS score;
+SELECT gpt_choose('Où est', ARRAY[' café', ' Zürich']) IN (' café', ' Zürich')
+       AS choose;
