@@ -3,7 +3,8 @@
 #   make            build the core library, the CLI, the SQLite module and the
 #                   PostgreSQL extension
 #   make test       install missing Debian packages, build, run every test
-#                   (core, SQLite, PostgreSQL on a throwaway cluster)
+#                   (core, converter, SQLite, PostgreSQL on a throwaway
+#                   cluster, CLI = SQLite = PostgreSQL, fuzz seed corpora)
 #   make demo       the quick start: a continuation and next-token
 #                   probabilities from SQLite and from PostgreSQL
 #   make bench      benchmarks
@@ -54,6 +55,8 @@ test: deps
 	$(MAKE) test-convert
 	$(MAKE) test-sqlite
 	$(MAKE) test-pg
+	$(MAKE) test-cross
+	$(MAKE) fuzz-regress
 
 install: install-sqlite install-pg
 

@@ -6,7 +6,8 @@
 
 MODELS_DIR  := build/models
 TEST_MODELS := $(MODELS_DIR)/tiny-f32.gguf
-TEST_BINS   := $(BUILD)/test_tokenizer $(BUILD)/test_session $(BUILD)/test_alloc
+TEST_BINS   := $(BUILD)/test_tokenizer $(BUILD)/test_session $(BUILD)/test_alloc \
+               $(BUILD)/test_malformed
 
 .PHONY: test-models test-core-bins
 
@@ -25,6 +26,9 @@ $(BUILD)/test_session: tests/core/test_session.c $(CORE_LIB)
 $(BUILD)/test_alloc: tests/core/test_alloc.c $(CORE_LIB)
 	$(CC) $(ALL_CFLAGS) $< -o $@ $(CORE_LIB) $(LDFLAGS_SAN) $(LDLIBS_CORE)
 
+$(BUILD)/test_malformed: tests/core/test_malformed.c $(CORE_LIB)
+	$(CC) $(ALL_CFLAGS) $< -o $@ $(CORE_LIB) $(LDFLAGS_SAN) $(LDLIBS_CORE)
+
 test-core-bins: $(TEST_BINS)
 
 test-core: test-core-bins cli test-models
@@ -32,5 +36,6 @@ test-core: test-core-bins cli test-models
 	$(BUILD)/test_session $(MODELS_DIR)/tiny-untied-f32.gguf
 	$(BUILD)/test_session $(MODELS_DIR)/tiny-q8_0.gguf
 	$(BUILD)/test_alloc $(MODELS_DIR)/tiny-q8_0.gguf
+	$(BUILD)/test_malformed $(MODELS_DIR)/tiny-f32.gguf
 	GPT_BUILD=$(BUILD) $(PYTHON) tests/core/check_reference.py
 	$(PYTHON) -m unittest discover -s tests/tests_py
