@@ -6,6 +6,7 @@
  * sixteen lanes at a time.  Built with -ffp-contract=off semantics (ISO C
  * mode), so the compiler never fuses or reorders what is written here.
  */
+#include <cpuid.h>
 #include <math.h>
 #include <pthread.h>
 #include <string.h>
@@ -167,17 +168,27 @@ const gpt_kernels gpt_kernels_generic_impl = {"generic", matmul_generic,
 static const gpt_kernels *best;
 static pthread_once_t best_once = PTHREAD_ONCE_INIT;
 
+/* F16C from CPUID leaf 1 (ECX bit 29): clang 14's __builtin_cpu_supports
+ * does not know "f16c". */
+static int
+has_f16c(void)
+{
+    unsigned a, b, c, d;
+
+    return __get_cpuid(1, &a, &b, &c, &d) && ((c >> 29) & 1);
+}
+
 static int
 cpu_has(const char *name)
 {
     if (strcmp(name, "avx512") == 0)
         return __builtin_cpu_supports("avx512f") &&
                __builtin_cpu_supports("avx512bw") &&
-               __builtin_cpu_supports("avx512vl") &&
-               __builtin_cpu_supports("f16c") && __builtin_cpu_supports("fma");
+               __builtin_cpu_supports("avx512vl") && has_f16c() &&
+               __builtin_cpu_supports("fma");
     if (strcmp(name, "avx2") == 0)
         return __builtin_cpu_supports("avx2") &&
-               __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+               __builtin_cpu_supports("fma") && has_f16c();
     return strcmp(name, "generic") == 0;
 }
 
