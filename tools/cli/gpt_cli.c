@@ -9,6 +9,7 @@
  *   gpt logits   [options] IDS          raw float32 logits of the last id
  *   gpt info     [options]              model information (JSON)
  *   gpt bench    [options]              prefill/decode tokens per second
+ *                [--batch N]            N prompts batched vs one by one
  *
  * Common options: --model PATH (default $GPT_MODEL, else models/default.gguf),
  * --threads N, --max-tokens N, --temperature F, --top-k N, --top-p F,
@@ -27,7 +28,7 @@ typedef struct cli {
     int threads;
     int k;
     int stream;
-    int bench_prompt, bench_gen, bench_runs;
+    int bench_prompt, bench_gen, bench_runs, bench_batch;
     const char *arg;
     gpt_gen_options opts;
 } cli;
@@ -53,7 +54,7 @@ usage(void)
           "commands: generate, probs, tokenize, detokenize, logprobs, logits, info, bench\n"
           "options: --model PATH --threads N --max-tokens N --temperature F\n"
           "         --top-k N --top-p F --seed N --stop S --k N --stream\n"
-          "         --prompt-tokens N --gen-tokens N --runs N (bench)\n"
+          "         --prompt-tokens N --gen-tokens N --runs N --batch N (bench)\n"
           "TEXT defaults to standard input.\n",
           stderr);
     return 2;
@@ -193,6 +194,66 @@ cmd_info(gpt_model *m, gpt_session *s)
     return 0;
 }
 
+/* Batched decoding against one sequence at a time: n prompts of
+ * --prompt-tokens tokens each, --gen-tokens greedy tokens each, generated
+ * by one gpt_generate_batch call and then one gpt_generate call per prompt;
+ * prints the total generated tokens/s of both and checks the texts agree. */
+static int
+cmd_bench_batch(cli *c, gpt_session *s)
+{
+    int n = c->bench_batch, i, run, same = 1;
+    char **prompts = calloc((size_t)n, sizeof *prompts), **texts = calloc((size_t)n, sizeof *texts);
+    size_t *lens = calloc((size_t)n, sizeof *lens), *tl = calloc((size_t)n, sizeof *tl);
+    gpt_gen_options o;
+    gpt_error err;
+
+    if (!prompts || !texts || !lens || !tl)
+        return die("out of memory");
+    gpt_gen_options_init(&o);
+    o.max_tokens = c->bench_gen;
+    o.temperature = 0;
+    for (i = 0; i < n; i++) {
+        int w;
+        prompts[i] = malloc((size_t)c->bench_prompt * 8 + 16);
+        if (!prompts[i])
+            return die("out of memory");
+        prompts[i][0] = '\0';
+        for (w = 0; w < c->bench_prompt; w++) /* about one token per word */
+            sprintf(prompts[i] + strlen(prompts[i]), " w%d", (i * 31 + w * 7) % 97);
+        lens[i] = strlen(prompts[i]);
+    }
+    printf("{\"batch\": %d, \"gen_tokens\": %d, \"threads\": %d, \"runs\": [", n,
+           c->bench_gen, gpt_session_threads(s));
+    for (run = 0; run < c->bench_runs; run++) {
+        double t0 = now_s(), t1, t2;
+        if (gpt_generate_batch(s, (const char *const *)prompts, lens, (size_t)n, &o, texts, tl, &err) != GPT_OK)
+            return die_err(&err);
+        t1 = now_s();
+        for (i = 0; i < n; i++) {
+            char *one;
+            size_t ol;
+            if (gpt_generate(s, prompts[i], lens[i], &o, &one, &ol, &err) != GPT_OK)
+                return die_err(&err);
+            same &= ol == tl[i] && memcmp(one, texts[i], ol) == 0;
+            gpt_free(one);
+            gpt_free(texts[i]);
+        }
+        t2 = now_s();
+        printf("%s{\"batched_tok_s\": %.2f, \"one_by_one_tok_s\": %.2f, \"speedup\": %.2f}",
+               run ? ", " : "", n * (double)c->bench_gen / (t1 - t0),
+               n * (double)c->bench_gen / (t2 - t1), (t2 - t1) / (t1 - t0));
+        fflush(stdout);
+    }
+    printf("], \"identical\": %s}\n", same ? "true" : "false");
+    for (i = 0; i < n; i++)
+        free(prompts[i]);
+    free(prompts);
+    free(texts);
+    free(lens);
+    free(tl);
+    return same ? 0 : 1;
+}
+
 static int
 cmd_bench(cli *c, gpt_model *m, gpt_session *s)
 {
@@ -314,6 +375,10 @@ main(int argc, char **argv)
             NEED_VALUE();
             if (parse_int(v, 0, 1 << 20, &n)) return die("--gen-tokens must be >= 0");
             c.bench_gen = (int)n;
+        } else if (strcmp(a, "--batch") == 0) {
+            NEED_VALUE();
+            if (parse_int(v, 1, 4096, &n)) return die("--batch must be 1..4096");
+            c.bench_batch = (int)n;
         } else if (strcmp(a, "--runs") == 0) {
             NEED_VALUE();
             if (parse_int(v, 1, 1000, &n)) return die("--runs must be 1..1000");
@@ -343,7 +408,7 @@ main(int argc, char **argv)
         goto out;
     }
     if (strcmp(cmd, "bench") == 0) {
-        rc = cmd_bench(&c, m, s);
+        rc = c.bench_batch ? cmd_bench_batch(&c, s) : cmd_bench(&c, m, s);
         goto out;
     }
     if (c.arg) {
