@@ -498,6 +498,10 @@ done:
             gpt_free(slots[j].logits);
         }
     gpt_free(slots);
+    /* Keep one KV cache between calls: the others would hold up to
+     * GPT_MAX_BATCH - 1 full caches of resident memory in a long-lived
+     * database backend.  kv[0] keeps its sequence for prefix reuse. */
+    gpt_session_kv_trim(s, 1);
     if (st != GPT_OK)
         for (i = 0; i < n; i++) {
             gpt_free(texts[i]);

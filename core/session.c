@@ -65,11 +65,7 @@ gpt_session_free(gpt_session *s)
     gpt_gen_state_free(&s->gen);
     gpt_free(s->sbuf.idx);
     gpt_free(s->sbuf.p);
-    for (int i = 0; i < s->n_kv; i++) {
-        gpt_free(s->kv[i].k);
-        gpt_free(s->kv[i].v);
-        gpt_free(s->kv[i].ids);
-    }
+    gpt_session_kv_trim(s, 0);
     gpt_free(s->x);
     gpt_free(s->h);
     gpt_free(s->qkv);
@@ -147,6 +143,20 @@ gpt_session_kv(gpt_session *s, int n, gpt_error *err)
         }
     }
     return GPT_OK;
+}
+
+void
+gpt_session_kv_trim(gpt_session *s, int n)
+{
+    while (s->n_kv > n) {
+        gpt_kv *kv = &s->kv[--s->n_kv];
+        gpt_free(kv->k);
+        gpt_free(kv->v);
+        gpt_free(kv->ids);
+        kv->k = kv->v = NULL;
+        kv->ids = NULL;
+        kv->n_cached = 0;
+    }
 }
 
 /* Starts the pool and per-thread scratch lazily (never at load time). */

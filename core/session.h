@@ -98,6 +98,8 @@ void gpt_gen_state_free(gpt_gen_state *g);
 
 /* Allocates kv[0..n) if not yet done. */
 gpt_status gpt_session_kv(gpt_session *s, int n, gpt_error *err);
+/* Frees kv[n..) (n >= 1). */
+void gpt_session_kv_trim(gpt_session *s, int n);
 
 int gpt_session_check_cancel(gpt_session *s);
 
