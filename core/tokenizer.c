@@ -232,6 +232,8 @@ pair_resize(gpt_tokenizer *t, uint64_t cap)
 /* Fills the pair table: every split of every merge-ranked token into two
  * ranked tokens (GPT-2: about 108k pairs for 50k merges).  Load factor
  * stays under 0.7. */
+#define PREFETCH_SPLITS 32
+
 static int
 build_pairs(gpt_tokenizer *t, uint32_t n_ranked)
 {
@@ -243,14 +245,28 @@ build_pairs(gpt_tokenizer *t, uint32_t n_ranked)
     for (id = 0; id < t->n_tokens; id++) {
         const unsigned char *p = t->arena + t->off[id];
         size_t n = t->off[id + 1] - t->off[id], k;
+        uint32_t hl[PREFETCH_SPLITS], hr[PREFETCH_SPLITS];
+        size_t kp;
+
         if (t->rank[id] == NO_RANK || t->rank[id] == RANK_BYTE)
             continue;
+        /* Every lookup below is a cache miss in a table of megabytes:
+         * hash all the splits first and prefetch their slots, so the misses
+         * overlap instead of coming one after the other. */
+        kp = n < PREFETCH_SPLITS ? n : PREFETCH_SPLITS;
+        for (k = 1; k < kp; k++) {
+            hl[k] = hash_bytes(p, k);
+            hr[k] = hash_bytes(p + k, n - k);
+            __builtin_prefetch(&t->tok_tab[hl[k] & t->tok_mask]);
+            __builtin_prefetch(&t->tok_tab[hr[k] & t->tok_mask]);
+        }
         for (k = 1; k < n; k++) {
-            int32_t l = tok_find(t, p, k, hash_bytes(p, k));
+            int32_t l = tok_find(t, p, k, k < kp ? hl[k] : hash_bytes(p, k));
             int32_t r;
             if (!is_ranked(t, l))
                 continue;
-            r = tok_find(t, p + k, n - k, hash_bytes(p + k, n - k));
+            r = tok_find(t, p + k, n - k,
+                         k < kp ? hr[k] : hash_bytes(p + k, n - k));
             if (!is_ranked(t, r))
                 continue;
             if (++count * 10 > (t->pair_mask + 1) * 7 &&
