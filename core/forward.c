@@ -43,14 +43,6 @@ typedef struct matmul_job {
     float *dst;       /* EPI_BIAS_ADD_TO: dst[t][r] += y + b (stride ldy) */
 } matmul_job;
 
-static inline float
-gelu_tanh(float x)
-{
-    /* GPT-2's approximation: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */
-    const float c = 0.7978845608028654f;
-    return 0.5f * x * (1.0f + tanhf(c * (x + 0.044715f * x * x * x)));
-}
-
 static void
 matmul_task(void *arg, int ith, int nth)
 {
@@ -70,8 +62,7 @@ matmul_task(void *arg, int ith, int nth)
                     y[r] += j->bias[r];
             break;
         case EPI_BIAS_GELU:
-            for (r = lo; r < hi; r++)
-                y[r] = gelu_tanh(y[r] + j->bias[r]);
+            j->k->gelu(y + lo, j->bias + lo, hi - lo);
             break;
         case EPI_BIAS_ADD_TO: {
             float *d = j->dst + (size_t)t * j->ldy;

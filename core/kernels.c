@@ -162,8 +162,48 @@ axpy_generic(float a, const float *x, float *y, int n)
         y[i] = fmaf(a, x[i], y[i]);
 }
 
+/*
+ * GELU, tanh form: 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3).
+ * With e = exp(2u) that is x * e / (e + 1), which has no cancellation for
+ * any x.  exp is computed here rather than by libm so that the SIMD paths
+ * can do the very same operations: z = 2u clamped to [-80, 80];
+ * n = nearest integer of z log2(e); r = z - n ln2 (two fmas, ln2 split in a
+ * high and a low part); e^r by its Taylor series to degree 7 (Horner, fmas;
+ * |r| <= 0.35 so the error is under 1e-8); times 2^n, exact.
+ */
+static float
+gelu_one(float y, float b)
+{
+    static const float c[8] = {1.0f / 5040, 1.0f / 720, 1.0f / 120, 1.0f / 24,
+                               1.0f / 6, 0.5f, 1.0f, 1.0f};
+    float x = y + b, x3 = (x * x) * x, z, n, r, p;
+    union { uint32_t u; float f; } scale;
+    int i;
+
+    z = GPT_GELU_2C * fmaf(GPT_GELU_K, x3, x);
+    z = z > GPT_EXP_CLAMP ? GPT_EXP_CLAMP : z < -GPT_EXP_CLAMP ? -GPT_EXP_CLAMP : z;
+    n = nearbyintf(z * GPT_EXP_LOG2E);
+    r = fmaf(n, -GPT_EXP_LN2_HI, z);
+    r = fmaf(n, -GPT_EXP_LN2_LO, r);
+    p = c[0];
+    for (i = 1; i < 8; i++)
+        p = fmaf(p, r, c[i]);
+    scale.u = (uint32_t)((int32_t)n + 127) << 23;
+    p = p * scale.f;
+    return x * (p / (p + 1.0f));
+}
+
+static void
+gelu_generic(float *y, const float *bias, int n)
+{
+    int i;
+    for (i = 0; i < n; i++)
+        y[i] = gelu_one(y[i], bias[i]);
+}
+
 const gpt_kernels gpt_kernels_generic_impl = {"generic", matmul_generic,
-                                              dot_generic, axpy_generic};
+                                              dot_generic, axpy_generic,
+                                              gelu_generic};
 
 static const gpt_kernels *best;
 static pthread_once_t best_once = PTHREAD_ONCE_INIT;

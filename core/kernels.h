@@ -24,12 +24,26 @@ typedef float (*gpt_dot_fn)(const float *a, const float *b, int n);
 /* y[i] = fma(a, x[i], y[i]): lane-independent, so exact on every path. */
 typedef void (*gpt_axpy_fn)(float a, const float *x, float *y, int n);
 
+/* y[i] = gelu_tanh(y[i] + bias[i]), GPT-2's GELU, in the canonical
+ * sequence of IEEE operations written out in kernels.c (gelu_one), so every
+ * path gives the same bits. */
+typedef void (*gpt_gelu_fn)(float *y, const float *bias, int n);
+
 typedef struct gpt_kernels {
     const char *name;        /* "avx512", "avx2", "generic" */
     gpt_matmul_fn matmul;
     gpt_dot_fn dot;
     gpt_axpy_fn axpy;
+    gpt_gelu_fn gelu;
 } gpt_kernels;
+
+/* Constants of the canonical GELU (see gelu_one in kernels.c). */
+#define GPT_GELU_K 0.044715f
+#define GPT_GELU_2C 1.5957691216057308f /* 2 * sqrt(2 / pi) */
+#define GPT_EXP_LOG2E 1.44269504088896341f
+#define GPT_EXP_LN2_HI 0.693145751953125f
+#define GPT_EXP_LN2_LO 1.42860682030941723212e-6f
+#define GPT_EXP_CLAMP 80.0f
 
 /* The best kernels this CPU runs (chosen once, thread-safe). */
 const gpt_kernels *gpt_kernels_get(void);

@@ -217,8 +217,46 @@ axpy_avx512(float a, const float *x, float *y, int n)
     }
 }
 
+/* The canonical GELU of kernels.c (gelu_one), 16 lanes at a time. */
+T512 static void
+gelu_avx512(float *y, const float *bias, int n)
+{
+    const __m512 c0 = _mm512_set1_ps(1.0f / 5040), c1 = _mm512_set1_ps(1.0f / 720),
+                 c2 = _mm512_set1_ps(1.0f / 120), c3 = _mm512_set1_ps(1.0f / 24),
+                 c4 = _mm512_set1_ps(1.0f / 6), c5 = _mm512_set1_ps(0.5f),
+                 one = _mm512_set1_ps(1.0f);
+    int i;
+
+    for (i = 0; i < n; i += 16) {
+        __mmask16 m = i + 16 <= n ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        __m512 x = _mm512_add_ps(_mm512_maskz_loadu_ps(m, y + i), _mm512_maskz_loadu_ps(m, bias + i));
+        __m512 x3 = _mm512_mul_ps(_mm512_mul_ps(x, x), x);
+        __m512 z = _mm512_mul_ps(_mm512_set1_ps(GPT_GELU_2C),
+                                 _mm512_fmadd_ps(_mm512_set1_ps(GPT_GELU_K), x3, x));
+        __m512 nn, r, p, e;
+        __m512i bits;
+
+        z = _mm512_min_ps(_mm512_max_ps(z, _mm512_set1_ps(-GPT_EXP_CLAMP)), _mm512_set1_ps(GPT_EXP_CLAMP));
+        nn = _mm512_roundscale_ps(_mm512_mul_ps(z, _mm512_set1_ps(GPT_EXP_LOG2E)),
+                                  _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        r = _mm512_fmadd_ps(nn, _mm512_set1_ps(-GPT_EXP_LN2_HI), z);
+        r = _mm512_fmadd_ps(nn, _mm512_set1_ps(-GPT_EXP_LN2_LO), r);
+        p = _mm512_fmadd_ps(c0, r, c1);
+        p = _mm512_fmadd_ps(p, r, c2);
+        p = _mm512_fmadd_ps(p, r, c3);
+        p = _mm512_fmadd_ps(p, r, c4);
+        p = _mm512_fmadd_ps(p, r, c5);
+        p = _mm512_fmadd_ps(p, r, one);
+        p = _mm512_fmadd_ps(p, r, one);
+        bits = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(nn), _mm512_set1_epi32(127)), 23);
+        e = _mm512_mul_ps(p, _mm512_castsi512_ps(bits));
+        _mm512_mask_storeu_ps(y + i, m, _mm512_mul_ps(x, _mm512_div_ps(e, _mm512_add_ps(e, one))));
+    }
+}
+
 const gpt_kernels gpt_kernels_avx512_impl = {"avx512", matmul_avx512,
-                                             dot_avx512, axpy_avx512};
+                                             dot_avx512, axpy_avx512,
+                                             gelu_avx512};
 
 /* ---------------------------------------------------------------- AVX2 */
 
@@ -422,12 +460,60 @@ axpy_avx2(float a, const float *x, float *y, int n)
         y[i] = __builtin_fmaf(a, x[i], y[i]);
 }
 
+/* The canonical GELU of kernels.c (gelu_one), 8 lanes at a time. */
+T256 static void
+gelu_avx2(float *y, const float *bias, int n)
+{
+    const __m256 c0 = _mm256_set1_ps(1.0f / 5040), c1 = _mm256_set1_ps(1.0f / 720),
+                 c2 = _mm256_set1_ps(1.0f / 120), c3 = _mm256_set1_ps(1.0f / 24),
+                 c4 = _mm256_set1_ps(1.0f / 6), c5 = _mm256_set1_ps(0.5f),
+                 one = _mm256_set1_ps(1.0f);
+    int i;
+
+    for (i = 0; i < n; i += 8) {
+        float ty[8], tb[8];
+        int k, full = i + 8 <= n;
+        __m256 x, x3, z, nn, r, p, e;
+        __m256i bits;
+
+        for (k = 0; !full && k < 8; k++) {
+            ty[k] = i + k < n ? y[i + k] : 0.0f;
+            tb[k] = i + k < n ? bias[i + k] : 0.0f;
+        }
+        x = _mm256_add_ps(_mm256_loadu_ps(full ? y + i : ty), _mm256_loadu_ps(full ? bias + i : tb));
+        x3 = _mm256_mul_ps(_mm256_mul_ps(x, x), x);
+        z = _mm256_mul_ps(_mm256_set1_ps(GPT_GELU_2C), _mm256_fmadd_ps(_mm256_set1_ps(GPT_GELU_K), x3, x));
+        z = _mm256_min_ps(_mm256_max_ps(z, _mm256_set1_ps(-GPT_EXP_CLAMP)), _mm256_set1_ps(GPT_EXP_CLAMP));
+        nn = _mm256_round_ps(_mm256_mul_ps(z, _mm256_set1_ps(GPT_EXP_LOG2E)),
+                             _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        r = _mm256_fmadd_ps(nn, _mm256_set1_ps(-GPT_EXP_LN2_HI), z);
+        r = _mm256_fmadd_ps(nn, _mm256_set1_ps(-GPT_EXP_LN2_LO), r);
+        p = _mm256_fmadd_ps(c0, r, c1);
+        p = _mm256_fmadd_ps(p, r, c2);
+        p = _mm256_fmadd_ps(p, r, c3);
+        p = _mm256_fmadd_ps(p, r, c4);
+        p = _mm256_fmadd_ps(p, r, c5);
+        p = _mm256_fmadd_ps(p, r, one);
+        p = _mm256_fmadd_ps(p, r, one);
+        bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(nn), _mm256_set1_epi32(127)), 23);
+        e = _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
+        e = _mm256_mul_ps(x, _mm256_div_ps(e, _mm256_add_ps(e, one)));
+        if (full) {
+            _mm256_storeu_ps(y + i, e);
+        } else {
+            _mm256_storeu_ps(ty, e);
+            for (k = 0; i + k < n; k++)
+                y[i + k] = ty[k];
+        }
+    }
+}
+
 const gpt_kernels gpt_kernels_avx2_impl = {"avx2", matmul_avx2, dot_avx2,
-                                           axpy_avx2};
+                                           axpy_avx2, gelu_avx2};
 
 #else /* not x86: only the portable kernels exist */
 
-const gpt_kernels gpt_kernels_avx512_impl = {"generic", NULL, NULL, NULL};
-const gpt_kernels gpt_kernels_avx2_impl = {"generic", NULL, NULL, NULL};
+const gpt_kernels gpt_kernels_avx512_impl = {"generic", NULL, NULL, NULL, NULL};
+const gpt_kernels gpt_kernels_avx2_impl = {"generic", NULL, NULL, NULL, NULL};
 
 #endif

@@ -72,6 +72,26 @@ f32_to_f16_rne(float f)
 }
 
 static void
+test_gelu_accuracy(void)
+{
+    const gpt_kernels *g = gpt_kernels_generic();
+    float worst = 0;
+    int i;
+
+    for (i = -20000; i <= 20000; i++) {
+        float x = (float)i / 1000.0f, y = x, zero = 0.0f;
+        double u = 0.7978845608028654 * (x + 0.044715 * (double)x * x * x);
+        double want = 0.5 * x * (1.0 + tanh(u));
+        double e;
+        g->gelu(&y, &zero, 1);
+        e = fabs(y - want) / (fabs(want) > 1e-3 ? fabs(want) : 1e-3);
+        if (e > worst)
+            worst = (float)e;
+    }
+    CHECK(worst < 1e-6f, "gelu relative error %g over [-20, 20]", worst);
+}
+
+static void
 test_kernels(void)
 {
     static const char *paths[] = {"avx512", "avx2"};
@@ -135,6 +155,17 @@ test_kernels(void)
                     float one[13];
                     k->matmul(&W, x + t * cols, cols, 1, one, rows, 0, rows);
                     CHECK(memcmp(one, y0 + t * rows, sizeof one) == 0, "%s: T=1 differs from T=%d", paths[pi], T);
+                }
+                if (ti == 0) {
+                    /* GELU over a wide range, ragged lengths included */
+                    float g0[800], g1[800], gb[800];
+                    for (i = 0; i < cols; i++) {
+                        g0[i] = g1[i] = x[i] * (float)(1 + i % 23);
+                        gb[i] = x[cols + i] * 0.5f;
+                    }
+                    ref->gelu(g0, gb, cols);
+                    k->gelu(g1, gb, cols);
+                    CHECK(memcmp(g0, g1, sizeof(float) * cols) == 0, "%s gelu differs (n=%d)", paths[pi], cols);
                 }
                 if (ti == 0) {
                     float d0 = ref->dot(x, x + cols, cols), d1 = k->dot(x, x + cols, cols);
@@ -479,6 +510,7 @@ main(int argc, char **argv)
     gpt_model_get_info(model, &info);
     n_vocab = info.n_vocab;
     n_ctx = info.n_ctx;
+    test_gelu_accuracy();
     test_kernels();
     test_threads_and_cache();
     test_generation();
