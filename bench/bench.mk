@@ -11,10 +11,22 @@ BENCH_ARGS ?=
 BENCH_BINS := $(BENCH_DIR)/bandwidth $(BENCH_DIR)/sgemm $(BENCH_DIR)/tokbench \
               $(BENCH_DIR)/rss $(BENCH_DIR)/corebench $(BENCH_DIR)/kernbench
 
-.PHONY: bench bench-tools
+BENCH_SQL      ?= 0
+BENCH_SQL_ARGS ?=
 
+.PHONY: bench bench-tools bench-sql
+
+# BENCH_SQL=1 adds the in-database benchmark (about 4 minutes more).
 bench: $(CORE_LIB) $(CLI) $(BENCH_BINS)
 	sh bench/run.sh $(BENCH_ARGS)
+	if [ "$(BENCH_SQL)" = 1 ]; then $(MAKE) --no-print-directory bench-sql; fi
+
+# The in-database benchmark alone: SQL overhead against the CLI, attach
+# cost, private memory per backend, pgbench clients, batching and context
+# (bench/sql_bench.py on a throwaway cluster).  Writes build/bench/sql.json
+# and BENCHMARKS-SQL.md; e.g. make bench-sql BENCH_SQL_ARGS='--runs 5'.
+bench-sql: $(CLI) sqlite install-pg
+	sh bench/sql_bench.sh $(BENCH_SQL_ARGS)
 
 bench-tools: $(BENCH_BINS)
 

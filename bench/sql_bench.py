@@ -1,0 +1,536 @@
+#!/usr/bin/python3
+"""bench/sql_bench.py - the in-database benchmark (`make bench-sql`).
+
+Run by bench/sql_bench.sh inside tests/pg/run_regress.sh, which gives a
+throwaway PostgreSQL cluster (PGHOST/PGPORT/PGUSER, GPT_PG_MODEL_DIR).
+Measures, on the 124M-shaped Q8_0 model with one thread:
+
+  overhead  the same greedy generation (64-token prompt, 128 tokens) through
+            the CLI, sqlite3 and psql; median of N runs, ratio to the CLI
+  attach    first gpt_generate(max_tokens 1) in a fresh connection minus the
+            same call on a warm one (SQLite and PostgreSQL)
+  memory    private resident memory (smaps_rollup Private_Clean +
+            Private_Dirty) of backends that used the model, beside the KV
+            cache size and an idle backend
+  pgbench   gpt_generate(max_tokens 32) with 1, 2, 4 clients
+  batch     gpt bench --batch 16 (batched vs one by one) and decode tokens/s
+            against context position (gpt bench --prompt-tokens 16/256/768)
+
+Each timed call gets its own prompt (same length, different first token) so
+no call reuses another's prompt from the KV cache: a fresh CLI process never
+can, a warm database session could.  Writes a JSON file and a markdown file.
+"""
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CLI = os.path.join(ROOT, "build", "gpt")
+MODEL = os.path.join(ROOT, "build", "models", "gpt2-124m-q8_0.gguf")
+MODEL_NAME = "gpt2-124m-q8_0.gguf"
+SQLITE_SO = os.path.join(ROOT, "sqlite_ext", "gpt")
+PROMPT_TOKENS = 64
+
+
+def log(msg):
+    print("bench-sql: " + msg, file=sys.stderr, flush=True)
+
+
+def run(cmd, env=None, input=None):
+    r = subprocess.run(cmd, env=env, input=input, capture_output=True,
+                       text=True)
+    if r.returncode != 0:
+        raise RuntimeError("%s failed (%d): %s" % (cmd[0], r.returncode,
+                                                   r.stderr[-2000:]))
+    return r.stdout
+
+
+def timed(cmd, env=None, input=None):
+    t0 = time.perf_counter()
+    out = run(cmd, env, input)
+    return time.perf_counter() - t0, out
+
+
+def med(xs):
+    return statistics.median(xs) if xs else None
+
+
+def spread(xs):
+    return [min(xs), max(xs)] if xs else None
+
+
+# ---------------------------------------------------------------- prompts
+def tokenize(text):
+    return json.loads(run([CLI, "tokenize", "--model", MODEL], input=text))
+
+
+def detokenize(ids):
+    return run([CLI, "detokenize", "--model", MODEL,
+                ",".join(str(i) for i in ids)])
+
+
+def make_prompts(n):
+    """n prompts of exactly PROMPT_TOKENS tokens that differ in their first
+    token (taken from the corpus; a variant whose text does not tokenize
+    back to the same count is skipped)."""
+    with open(os.path.join(ROOT, "build", "corpus.txt"), encoding="utf-8") as f:
+        base = tokenize(f.read(4000))[:PROMPT_TOKENS]
+    out, first = [], 464  # ' The' region of the vocabulary
+    while len(out) < n:
+        ids = [first] + base[1:]
+        first += 1
+        text = detokenize(ids)
+        if first > 1464:
+            raise RuntimeError("no prompt of %d tokens" % PROMPT_TOKENS)
+        if len(tokenize(text)) == PROMPT_TOKENS:
+            out.append(text)
+    return out
+
+
+def sql_str(s):
+    return "'" + s.replace("'", "''") + "'"
+
+
+# ---------------------------------------------------------------- CLI
+def bench_cli(prompts, gen, runs):
+    gen_t, load_t, ntok = [], [], []
+    for i in range(runs):
+        t, out = timed([CLI, "generate", "--model", MODEL, "--threads", "1",
+                        "--temperature", "0", "--max-tokens", str(gen),
+                        prompts[i]])
+        gen_t.append(t)
+        ntok.append(len(tokenize(out.rstrip("\n"))))
+        t, _ = timed([CLI, "info", "--model", MODEL, "--threads", "1"])
+        load_t.append(t)
+    # the process also opens the model: take away what `gpt info` costs
+    net = [g - l for g, l in zip(gen_t, load_t)]
+    return {"process_s": gen_t, "open_s": load_t, "generate_s": net,
+            "median_s": med(net), "spread_s": spread(net),
+            "output_tokens": ntok}
+
+
+# ---------------------------------------------------------------- SQLite
+def sqlite_env():
+    env = dict(os.environ, GPT_MODEL=MODEL, GPT_THREADS="1")
+    return env
+
+
+RUNTIME = re.compile(r"^Run Time: real ([0-9.]+)", re.M)
+
+
+def sqlite_session(stmts):
+    """Runs statements in one sqlite3 connection; returns their real times
+    and the output lines that are not timings."""
+    script = ".load %s\n.timer on\n" % SQLITE_SO + "".join(
+        s + "\n" for s in stmts)
+    out = run(["sqlite3", ":memory:"], env=sqlite_env(), input=script)
+    times = [float(x) for x in RUNTIME.findall(out)]
+    rows = [l for l in out.splitlines() if not l.startswith("Run Time:")]
+    return times, rows
+
+
+def sqlite_gen(prompt, n):
+    return ("SELECT gpt_token_count(gpt_generate(%s, "
+            "'{\"max_tokens\": %d, \"temperature\": 0}'));" % (sql_str(prompt), n))
+
+
+def bench_sqlite(prompts, gen, runs):
+    # one warm-up call (opens the model), then the timed calls
+    times, rows = sqlite_session([sqlite_gen(prompts[-1], 1)] +
+                                 [sqlite_gen(prompts[i], gen) for i in range(runs)])
+    t = times[1:]
+    return {"generate_s": t, "median_s": med(t), "spread_s": spread(t),
+            "output_tokens": [int(r) for r in rows[1:]]}
+
+
+def attach_sqlite(prompts, runs):
+    first, warm = [], []
+    for i in range(runs):
+        times, _ = sqlite_session([sqlite_gen(prompts[i], 1),
+                                   sqlite_gen(prompts[i + 1], 1)])
+        first.append(times[0])
+        warm.append(times[1])
+    d = [a - b for a, b in zip(first, warm)]
+    return {"first_s": first, "warm_s": warm, "attach_s": d,
+            "median_ms": med(d) * 1e3, "spread_ms": [x * 1e3 for x in spread(d)]}
+
+
+# ---------------------------------------------------------------- PostgreSQL
+PG_TIME = re.compile(r"^Time: ([0-9.]+) ms", re.M)
+
+
+def pg_env(app=None):
+    env = dict(os.environ, PGOPTIONS="-c gpt.model=%s -c gpt.threads=1" % MODEL_NAME)
+    if app:
+        env["PGAPPNAME"] = app
+    return env
+
+
+def pg_gen(prompt, n):
+    return ("SELECT gpt_token_count(gpt_generate(%s, max_tokens => %d, "
+            "temperature => 0));" % (sql_str(prompt), n))
+
+
+def psql_session(stmts):
+    script = "\\timing on\n" + "".join(s + "\n" for s in stmts)
+    out = run(["psql", "-X", "-qAt", "-v", "ON_ERROR_STOP=1"], env=pg_env(),
+              input=script)
+    times = [float(x) / 1e3 for x in PG_TIME.findall(out)]
+    rows = [l for l in out.splitlines() if not l.startswith("Time:")]
+    return times, rows
+
+
+def bench_pg(prompts, gen, runs):
+    times, rows = psql_session([pg_gen(prompts[-1], 1)] +
+                               [pg_gen(prompts[i], gen) for i in range(runs)])
+    t = times[1:]
+    return {"generate_s": t, "median_s": med(t), "spread_s": spread(t),
+            "output_tokens": [int(r) for r in rows[1:]]}
+
+
+def attach_pg(prompts, runs):
+    first, warm = [], []
+    for i in range(runs):
+        times, _ = psql_session([pg_gen(prompts[i], 1), pg_gen(prompts[i + 1], 1)])
+        first.append(times[0])
+        warm.append(times[1])
+    d = [a - b for a, b in zip(first, warm)]
+    return {"first_s": first, "warm_s": warm, "attach_s": d,
+            "median_ms": med(d) * 1e3, "spread_ms": [x * 1e3 for x in spread(d)]}
+
+
+def smaps_private(pid):
+    vals = {}
+    with open("/proc/%d/smaps_rollup" % pid) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 3 and parts[2] == "kB":
+                vals[parts[0].rstrip(":")] = int(parts[1]) * 1024
+    return {"private_bytes": vals.get("Private_Clean", 0) + vals.get("Private_Dirty", 0),
+            "rss_bytes": vals.get("Rss", 0), "pss_bytes": vals.get("Pss", 0),
+            "shared_bytes": vals.get("Shared_Clean", 0) + vals.get("Shared_Dirty", 0)}
+
+
+def bench_memory(prompts, nbackends, gen):
+    """nbackends sessions each generate `gen` tokens then sleep; an idle
+    session (SELECT 1) is the baseline.  Reads their smaps_rollup."""
+    procs = []
+    for i in range(nbackends + 1):
+        q = pg_gen(prompts[i], gen) if i < nbackends else "SELECT 1;"
+        script = q + "\nSELECT pg_sleep(120);\n"
+        p = subprocess.Popen(["psql", "-X", "-qAt"], env=pg_env("gptmem_%d" % i),
+                             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, text=True)
+        p.stdin.write(script)
+        p.stdin.close()
+        procs.append(p)
+    pids = {}
+    deadline = time.time() + 300
+    try:
+        while time.time() < deadline:
+            out = run(["psql", "-X", "-qAt", "-c",
+                       "SELECT application_name, pid FROM pg_stat_activity "
+                       "WHERE application_name LIKE 'gptmem_%' AND "
+                       "query LIKE '%pg_sleep%'"], env=pg_env())
+            pids = {a: int(p) for a, p in (l.split("|") for l in out.split())}
+            if len(pids) == nbackends + 1:
+                break
+            time.sleep(0.5)
+        else:
+            raise RuntimeError("memory: sessions did not reach pg_sleep")
+        res = {a: smaps_private(p) for a, p in sorted(pids.items())}
+    finally:
+        if pids:
+            run(["psql", "-X", "-qAt", "-c",
+                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                 "WHERE application_name LIKE 'gptmem_%'"], env=pg_env())
+        for p in procs:
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+    idle = res.pop("gptmem_%d" % nbackends)
+    used = list(res.values())
+    priv = [u["private_bytes"] for u in used]
+    return {"backends": used, "idle_backend": idle,
+            "private_median_bytes": med(priv),
+            "private_over_idle_bytes": med(priv) - idle["private_bytes"],
+            "tokens_in_cache": PROMPT_TOKENS + gen}
+
+
+def bench_pgbench(prompt, clients, seconds, tmp):
+    script = os.path.join(tmp, "gen32.sql")
+    with open(script, "w") as f:
+        # a different number in each prompt: no call reuses another's KV
+        f.write("\\set r random(1, 1000000000)\n"
+                "SELECT gpt_generate('Row ' || :r || ': ' || %s, "
+                "max_tokens => 32, temperature => 0);\n" % sql_str(prompt))
+    os.chmod(tmp, 0o755)
+    out = []
+    for c in clients:
+        logdir = os.path.join(tmp, "pgb%d" % c)
+        os.makedirs(logdir)
+        text = run(["pgbench", "-n", "-T", str(seconds), "-c", str(c), "-j", str(c),
+                    "-f", script, "-r", "--log", "--log-prefix",
+                    os.path.join(logdir, "log")], env=pg_env())
+        lat = []
+        for name in os.listdir(logdir):
+            with open(os.path.join(logdir, name)) as f:
+                for line in f:
+                    parts = line.split()
+                    if len(parts) >= 3:
+                        lat.append(int(parts[2]) / 1e3)  # us -> ms
+        lat.sort()
+
+        def pct(p):
+            return lat[min(len(lat) - 1, int(p / 100 * len(lat)))] if lat else None
+
+        def grab(pattern, conv=float):
+            m = re.search(pattern, text)
+            return conv(m.group(1)) if m else None
+
+        txn = grab(r"number of transactions actually processed: (\d+)", int)
+        failed = grab(r"number of failed transactions: (\d+)", int) or 0
+        tps = grab(r"tps = ([0-9.]+) \(without initial connection time\)")
+        out.append({"clients": c, "seconds": seconds, "transactions": txn,
+                    "failed": failed, "tps": tps, "tokens_per_s": tps * 32 if tps else None,
+                    "latency_avg_ms": grab(r"latency average = ([0-9.]+) ms"),
+                    "latency_p50_ms": pct(50), "latency_p90_ms": pct(90),
+                    "latency_p99_ms": pct(99), "latency_max_ms": lat[-1] if lat else None})
+        log("pgbench %d clients: %s tps, %s failed" % (c, tps, failed))
+    return out
+
+
+# ---------------------------------------------------------------- batch/context
+def bench_batch(runs):
+    out = run([CLI, "bench", "--model", MODEL, "--threads", "1", "--batch", "16",
+               "--prompt-tokens", "32", "--gen-tokens", "32", "--runs", str(runs)])
+    j = json.loads(out)
+    sp = [r["speedup"] for r in j["runs"]]
+    j["speedup_median"] = med(sp)
+    j["batched_tok_s_median"] = med([r["batched_tok_s"] for r in j["runs"]])
+    j["one_by_one_tok_s_median"] = med([r["one_by_one_tok_s"] for r in j["runs"]])
+    j["prompt_tokens"] = 32
+    return j
+
+
+def bench_context(positions, gen, runs):
+    out = []
+    for p in positions:
+        j = json.loads(run([CLI, "bench", "--model", MODEL, "--threads", "1",
+                            "--prompt-tokens", str(p), "--gen-tokens", str(gen),
+                            "--runs", str(runs)]))
+        d = [r["decode_tok_s"] for r in j["runs"]]
+        out.append({"prompt_tokens": p, "gen_tokens": gen,
+                    "decode_tok_s": d, "decode_tok_s_median": med(d),
+                    "prefill_tok_s_median": med([r["prefill_tok_s"] for r in j["runs"]])})
+        log("context %d: decode %.1f tok/s" % (p, med(d)))
+    return out
+
+
+# ---------------------------------------------------------------- machine
+def machine():
+    cpu = ""
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    try:
+        commit = run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"]).strip()
+    except Exception:
+        commit = "?"
+    return {"cpu": cpu, "cores": os.cpu_count(), "kernel": platform.release(),
+            "commit": commit,
+            "postgres": run(["psql", "-X", "-qAt", "-c", "SHOW server_version"],
+                            env=pg_env()).strip(),
+            "sqlite": run(["sqlite3", "--version"]).split()[0]}
+
+
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return [float(x) for x in f.read().split()[:3]]
+
+
+def kv_bytes():
+    info = json.loads(run([CLI, "info", "--model", MODEL]))
+    per_tok = 2 * info["block_count"] * info["embedding_length"] * 4  # K and V, f32
+    return info, per_tok
+
+
+# ---------------------------------------------------------------- report
+def mb(b):
+    return b / 2**20
+
+
+def markdown(r, cmd):
+    o = r["overhead"]
+    L = ["# In-database benchmarks (`make bench-sql`)", "",
+         "Machine: %s, %d cores, kernel %s; PostgreSQL %s, SQLite %s; commit %s." % (
+             r["machine"]["cpu"], r["machine"]["cores"], r["machine"]["kernel"],
+             r["machine"]["postgres"], r["machine"]["sqlite"], r["machine"]["commit"]),
+         "Load average (1/5/15 min) before: %s, after: %s (the machine is shared; "
+         "figures are medians of %d runs with [min, max])." % (
+             "/".join("%.2f" % x for x in r["load_before"]),
+             "/".join("%.2f" % x for x in r["load_after"]), r["runs"]),
+         "Model: `%s` (124M-shaped, Q8_0, random weights), 1 thread everywhere." % MODEL_NAME,
+         "Command: `%s`; raw figures: `build/bench/sql.json`." % cmd, "",
+         "## SQL overhead: 64-token prompt, 128 greedy tokens", "",
+         "| path | median s | [min, max] | ratio to CLI | output tokens |",
+         "|---|---|---|---|---|"]
+    base = o["cli"]["median_s"]
+    for name, key in (("CLI (`gpt generate`, minus `gpt info`)", "cli"),
+                      ("SQLite (`sqlite3`, warm connection)", "sqlite"),
+                      ("PostgreSQL (`psql`, warm backend)", "postgres")):
+        x = o[key]
+        L.append("| %s | %.3f | [%.3f, %.3f] | %.3f | %s |" % (
+            name, x["median_s"], x["spread_s"][0], x["spread_s"][1],
+            x["median_s"] / base, ",".join(str(t) for t in x["output_tokens"])))
+    L += ["", "The CLI figure is the `gpt generate` process time minus that of "
+          "`gpt info` (open the model and exit), medians %.3f s and %.3f s." % (
+              med(o["cli"]["process_s"]), med(o["cli"]["open_s"])),
+          "Output tokens are the generated text tokenized again.", "",
+          "## Attach cost: first `gpt_generate(..., max_tokens => 1)` minus a warm one", "",
+          "| database | median ms | [min, max] | first call ms | warm call ms |",
+          "|---|---|---|---|---|"]
+    for name, key in (("SQLite (new connection)", "sqlite"),
+                      ("PostgreSQL (new backend)", "postgres")):
+        a = r["attach"][key]
+        L.append("| %s | %.1f | [%.1f, %.1f] | %.1f | %.1f |" % (
+            name, a["median_ms"], a["spread_ms"][0], a["spread_ms"][1],
+            med(a["first_s"]) * 1e3, med(a["warm_s"]) * 1e3))
+    m = r["memory"]
+    L += ["", "## Memory per PostgreSQL backend", "",
+          "Private resident memory (`/proc/PID/smaps_rollup` Private_Clean + "
+          "Private_Dirty) of %d backends that each generated %d tokens after a "
+          "%d-token prompt; the weights are a shared file mapping (counted once "
+          "for the machine)." % (len(m["backends"]), m["tokens_in_cache"] - PROMPT_TOKENS,
+                                 PROMPT_TOKENS), "",
+          "| | MiB |", "|---|---|",
+          "| private, median of the backends | %.1f |" % mb(m["private_median_bytes"]),
+          "| private, each | %s |" % ", ".join("%.1f" % mb(b["private_bytes"]) for b in m["backends"]),
+          "| private, idle backend (SELECT 1) | %.1f |" % mb(m["idle_backend"]["private_bytes"]),
+          "| private over the idle backend | %.1f |" % mb(m["private_over_idle_bytes"]),
+          "| shared resident (weights, PostgreSQL), median | %.1f |" % mb(
+              med([b["shared_bytes"] for b in m["backends"]])),
+          "| KV cache, full context (%d tokens) | %.1f |" % (
+              r["model"]["context_length"], mb(m["kv_full_bytes"])),
+          "| KV cache, tokens used (%d) | %.1f |" % (
+              m["tokens_in_cache"], mb(m["kv_used_bytes"])), "",
+          "## pgbench: `gpt_generate(..., max_tokens => 32)`, gpt.threads = 1", "",
+          "| clients | tokens/s | tps | txns | failed | latency avg ms | p50 | p90 | p99 | max |",
+          "|---|---|---|---|---|---|---|---|---|---|"]
+    for p in r["pgbench"]:
+        L.append("| %d | %.1f | %.2f | %d | %d | %.0f | %.0f | %.0f | %.0f | %.0f |" % (
+            p["clients"], p["tokens_per_s"], p["tps"], p["transactions"], p["failed"],
+            p["latency_avg_ms"], p["latency_p50_ms"], p["latency_p90_ms"],
+            p["latency_p99_ms"], p["latency_max_ms"]))
+    L += ["", "Each run lasts %d s; each client is a new backend, so its first "
+          "transaction includes the attach cost.  %d cores: more clients than "
+          "cores share them." % (r["pgbench"][0]["seconds"], r["machine"]["cores"])]
+    b = r["batch"]
+    L += ["", "## Batching and context (CLI, `gpt bench`)", "",
+          "`gpt bench --batch 16 --prompt-tokens 32 --gen-tokens 32`: batched "
+          "%.1f tokens/s vs one by one %.1f tokens/s, speedup %.2fx (median of %d; "
+          "runs: %s)." % (b["batched_tok_s_median"], b["one_by_one_tok_s_median"],
+                          b["speedup_median"], len(b["runs"]),
+                          ", ".join("%.2f" % x["speedup"] for x in b["runs"])), "",
+          "| context position (prompt tokens) | decode tokens/s (median) | runs | prefill tokens/s |",
+          "|---|---|---|---|"]
+    for c in r["context"]:
+        L.append("| %d | %.1f | %s | %.1f |" % (
+            c["prompt_tokens"], c["decode_tok_s_median"],
+            ", ".join("%.1f" % x for x in c["decode_tok_s"]), c["prefill_tok_s_median"]))
+    L.append("")
+    return "\n".join(L)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", default=os.path.join(ROOT, "build", "bench", "sql.json"))
+    ap.add_argument("--md", default=os.path.join(ROOT, "BENCHMARKS-SQL.md"))
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--gen", type=int, default=128)
+    ap.add_argument("--pgbench-seconds", type=int, default=20)
+    ap.add_argument("--clients", default="1,2,4")
+    ap.add_argument("--backends", type=int, default=3)
+    ap.add_argument("--context", default="16,256,768")
+    ap.add_argument("--only", default="overhead,attach,memory,pgbench,batch,context")
+    ap.add_argument("--cmd", default="make bench-sql")
+    a = ap.parse_args()
+    only = set(a.only.split(","))
+    if not os.environ.get("GPT_PG_MODEL_DIR"):
+        sys.exit("bench-sql: run me through bench/sql_bench.sh")
+
+    # the model under its own name inside gpt.model_dir
+    dst = os.path.join(os.environ["GPT_PG_MODEL_DIR"], MODEL_NAME)
+    if not os.path.exists(dst):
+        try:
+            os.link(MODEL, dst)
+        except OSError:
+            shutil.copy(MODEL, dst)
+        os.chmod(dst, 0o644)
+
+    run(["psql", "-X", "-qAt", "-c", "CREATE EXTENSION IF NOT EXISTS gpt"], env=pg_env())
+    r = {"load_before": loadavg(), "runs": a.runs, "machine": machine()}
+    info, per_tok = kv_bytes()
+    r["model"] = info
+    prompts = make_prompts(max(a.runs + 2, a.backends + 2))
+    r["prompt_tokens"] = PROMPT_TOKENS
+    log("prompts ready (%d tokens each)" % PROMPT_TOKENS)
+    tmp = tempfile.mkdtemp(prefix="gpt-bench-sql.")
+    try:
+        if "overhead" in only:
+            r["overhead"] = {"gen_tokens": a.gen,
+                             "cli": bench_cli(prompts, a.gen, a.runs),
+                             "sqlite": bench_sqlite(prompts, a.gen, a.runs),
+                             "postgres": bench_pg(prompts, a.gen, a.runs)}
+            r["overhead"]["sqlite_ratio"] = r["overhead"]["sqlite"]["median_s"] / r["overhead"]["cli"]["median_s"]
+            r["overhead"]["postgres_ratio"] = r["overhead"]["postgres"]["median_s"] / r["overhead"]["cli"]["median_s"]
+            log("overhead: cli %.3f s, sqlite x%.3f, postgres x%.3f" % (
+                r["overhead"]["cli"]["median_s"], r["overhead"]["sqlite_ratio"],
+                r["overhead"]["postgres_ratio"]))
+        if "attach" in only:
+            r["attach"] = {"sqlite": attach_sqlite(prompts, a.runs),
+                           "postgres": attach_pg(prompts, a.runs)}
+            log("attach: sqlite %.1f ms, postgres %.1f ms" % (
+                r["attach"]["sqlite"]["median_ms"], r["attach"]["postgres"]["median_ms"]))
+        if "memory" in only:
+            m = bench_memory(prompts, a.backends, a.gen)
+            m["kv_full_bytes"] = per_tok * info["context_length"]
+            m["kv_used_bytes"] = per_tok * m["tokens_in_cache"]
+            r["memory"] = m
+            log("memory: private %.1f MiB per backend (idle %.1f MiB)" % (
+                mb(m["private_median_bytes"]), mb(m["idle_backend"]["private_bytes"])))
+        if "pgbench" in only:
+            r["pgbench"] = bench_pgbench(prompts[0], [int(c) for c in a.clients.split(",")],
+                                         a.pgbench_seconds, tmp)
+        if "batch" in only:
+            r["batch"] = bench_batch(a.runs)
+            log("batch 16: speedup %.2f" % r["batch"]["speedup_median"])
+        if "context" in only:
+            r["context"] = bench_context([int(x) for x in a.context.split(",")], 64,
+                                         max(2, a.runs - 1))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    r["load_after"] = loadavg()
+    os.makedirs(os.path.dirname(a.out), exist_ok=True)
+    with open(a.out, "w") as f:
+        json.dump(r, f, indent=1)
+    log("wrote " + a.out)
+    if only >= {"overhead", "attach", "memory", "pgbench", "batch", "context"}:
+        with open(a.md, "w") as f:
+            f.write(markdown(r, a.cmd))
+        log("wrote " + a.md)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,18 @@
+#!/bin/sh
+# bench/sql_bench.sh - `make bench-sql`: the in-database benchmark
+# (bench/sql_bench.py) on a throwaway PostgreSQL cluster from
+# tests/pg/run_regress.sh.  Needs the CLI, sqlite_ext/gpt.so, the installed
+# extension (make install-pg; bench/bench.mk does it), sqlite3, psql and
+# pgbench (Debian postgresql-client, sqlite3).  Writes build/bench/sql.json
+# and BENCHMARKS-SQL.md.  Arguments go to bench/sql_bench.py, e.g.
+#     sh bench/sql_bench.sh --runs 3 --pgbench-seconds 20 --clients 1,2,4
+set -eu
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-/usr/bin/python3}
+for t in sqlite3 psql pgbench; do
+    command -v "$t" >/dev/null || { echo "bench-sql: $t is missing" >&2; exit 1; }
+done
+if [ ! -f build/models/gpt2-124m-q8_0.gguf ]; then
+    "$PY" tests/gen_models.py --out build/models --big --only gpt2-124m-q8_0.gguf --quiet
+fi
+exec tests/pg/run_regress.sh "$PY" "$PWD/bench/sql_bench.py" "$@"
