@@ -15,4 +15,5 @@ done
 if [ ! -f build/models/gpt2-124m-q8_0.gguf ]; then
     "$PY" tests/gen_models.py --out build/models --big --only gpt2-124m-q8_0.gguf --quiet
 fi
-exec tests/pg/run_regress.sh "$PY" "$PWD/bench/sql_bench.py" "$@"
+exec tests/pg/run_regress.sh "$PY" "$PWD/bench/sql_bench.py" \
+    --cmd "make bench-sql${*:+ BENCH_SQL_ARGS='$*'}" "$@"
