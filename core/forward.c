@@ -111,11 +111,14 @@ attn_task(void *arg, int ith, int nth)
         float *out = s->h + (size_t)t * d + h * hd;
         float mx = -INFINITY, sum = 0.0f, inv;
 
-        for (k = 0; k <= p; k++) {
-            sc[k] = s->kern->dot(q, kc + (size_t)k * d + h * hd, hd) * scale;
+        if (s->kern->scores)
+            s->kern->scores(q, kc + h * hd, (size_t)d, p + 1, hd, scale, sc);
+        else
+            for (k = 0; k <= p; k++)
+                sc[k] = s->kern->dot(q, kc + (size_t)k * d + h * hd, hd) * scale;
+        for (k = 0; k <= p; k++)
             if (sc[k] > mx)
                 mx = sc[k];
-        }
         for (k = 0; k <= p; k++) {
             sc[k] = expf(sc[k] - mx);
             sum += sc[k];
@@ -123,7 +126,12 @@ attn_task(void *arg, int ith, int nth)
         inv = 1.0f / sum;
         memset(out, 0, (size_t)hd * sizeof *out);
         for (k = 0; k <= p; k++)
-            s->kern->axpy(sc[k] * inv, vc + (size_t)k * d + h * hd, out, hd);
+            sc[k] *= inv;
+        if (s->kern->mix)
+            s->kern->mix(sc, vc + h * hd, (size_t)d, p + 1, hd, out);
+        else
+            for (k = 0; k <= p; k++)
+                s->kern->axpy(sc[k], vc + (size_t)k * d + h * hd, out, hd);
     }
 }
 

@@ -203,7 +203,7 @@ gelu_generic(float *y, const float *bias, int n)
 
 const gpt_kernels gpt_kernels_generic_impl = {"generic", matmul_generic,
                                               dot_generic, axpy_generic,
-                                              gelu_generic};
+                                              gelu_generic, NULL, NULL};
 
 static const gpt_kernels *best;
 static pthread_once_t best_once = PTHREAD_ONCE_INIT;

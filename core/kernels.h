@@ -29,12 +29,24 @@ typedef void (*gpt_axpy_fn)(float a, const float *x, float *y, int n);
  * path gives the same bits. */
 typedef void (*gpt_gelu_fn)(float *y, const float *bias, int n);
 
+/* Attention over n cached rows (row j at rows + j * stride):
+ * scores: out[j] = dot(q, row j, len) * scale, each dot in the canonical
+ *         order of gpt_dot_fn;
+ * mix:    acc = fma(w[j], row j, acc) for j = 0, 1, ... n-1 in order, as
+ *         n calls of gpt_axpy_fn would. */
+typedef void (*gpt_scores_fn)(const float *q, const float *rows, size_t stride,
+                              int n, int len, float scale, float *out);
+typedef void (*gpt_mix_fn)(const float *w, const float *rows, size_t stride,
+                           int n, int len, float *acc);
+
 typedef struct gpt_kernels {
     const char *name;        /* "avx512", "avx2", "generic" */
     gpt_matmul_fn matmul;
     gpt_dot_fn dot;
     gpt_axpy_fn axpy;
     gpt_gelu_fn gelu;
+    gpt_scores_fn scores;    /* NULL: loop over dot */
+    gpt_mix_fn mix;          /* NULL: loop over axpy */
 } gpt_kernels;
 
 /* Constants of the canonical GELU (see gelu_one in kernels.c). */

@@ -254,9 +254,65 @@ gelu_avx512(float *y, const float *bias, int n)
     }
 }
 
+/* Attention scores, four rows at a time; rows of 64 floats (GPT-2's head
+ * size) take the fast path, others fall back to dot_avx512.  Each row's
+ * dot is exactly dot_avx512's: chunks alternate between A and B. */
+T512 static void
+scores_avx512(const float *q, const float *rows, size_t stride, int n,
+              int len, float scale, float *out)
+{
+    int j = 0;
+
+    if (len == 64) {
+        __m512 q0 = _mm512_loadu_ps(q), q1 = _mm512_loadu_ps(q + 16);
+        __m512 q2 = _mm512_loadu_ps(q + 32), q3 = _mm512_loadu_ps(q + 48);
+        for (; j < n; j++) {
+            const float *k = rows + (size_t)j * stride;
+            /* fma onto +0, not a multiply: the same bits as dot_avx512
+             * even for a product of -0 */
+            __m512 A = _mm512_fmadd_ps(_mm512_loadu_ps(k), q0, _mm512_setzero_ps());
+            __m512 B = _mm512_fmadd_ps(_mm512_loadu_ps(k + 16), q1, _mm512_setzero_ps());
+            A = _mm512_fmadd_ps(_mm512_loadu_ps(k + 32), q2, A);
+            B = _mm512_fmadd_ps(_mm512_loadu_ps(k + 48), q3, B);
+            out[j] = hsum512(_mm512_add_ps(A, B)) * scale;
+        }
+    }
+    for (; j < n; j++)
+        out[j] = dot_avx512(q, rows + (size_t)j * stride, len) * scale;
+}
+
+/* The weighted sum of value rows, the accumulator kept in registers. */
+T512 static void
+mix_avx512(const float *w, const float *rows, size_t stride, int n, int len,
+           float *acc)
+{
+    int j;
+
+    if (len == 64) {
+        __m512 a0 = _mm512_loadu_ps(acc), a1 = _mm512_loadu_ps(acc + 16);
+        __m512 a2 = _mm512_loadu_ps(acc + 32), a3 = _mm512_loadu_ps(acc + 48);
+        for (j = 0; j < n; j++) {
+            const float *v = rows + (size_t)j * stride;
+            __m512 wj = _mm512_set1_ps(w[j]);
+            a0 = _mm512_fmadd_ps(wj, _mm512_loadu_ps(v), a0);
+            a1 = _mm512_fmadd_ps(wj, _mm512_loadu_ps(v + 16), a1);
+            a2 = _mm512_fmadd_ps(wj, _mm512_loadu_ps(v + 32), a2);
+            a3 = _mm512_fmadd_ps(wj, _mm512_loadu_ps(v + 48), a3);
+        }
+        _mm512_storeu_ps(acc, a0);
+        _mm512_storeu_ps(acc + 16, a1);
+        _mm512_storeu_ps(acc + 32, a2);
+        _mm512_storeu_ps(acc + 48, a3);
+        return;
+    }
+    for (j = 0; j < n; j++)
+        axpy_avx512(w[j], rows + (size_t)j * stride, acc, len);
+}
+
 const gpt_kernels gpt_kernels_avx512_impl = {"avx512", matmul_avx512,
                                              dot_avx512, axpy_avx512,
-                                             gelu_avx512};
+                                             gelu_avx512, scores_avx512,
+                                             mix_avx512};
 
 /* ---------------------------------------------------------------- AVX2 */
 
@@ -509,11 +565,11 @@ gelu_avx2(float *y, const float *bias, int n)
 }
 
 const gpt_kernels gpt_kernels_avx2_impl = {"avx2", matmul_avx2, dot_avx2,
-                                           axpy_avx2, gelu_avx2};
+                                           axpy_avx2, gelu_avx2, NULL, NULL};
 
 #else /* not x86: only the portable kernels exist */
 
-const gpt_kernels gpt_kernels_avx512_impl = {"generic", NULL, NULL, NULL, NULL};
-const gpt_kernels gpt_kernels_avx2_impl = {"generic", NULL, NULL, NULL, NULL};
+const gpt_kernels gpt_kernels_avx512_impl = {"generic", NULL, NULL, NULL, NULL, NULL, NULL};
+const gpt_kernels gpt_kernels_avx2_impl = {"generic", NULL, NULL, NULL, NULL, NULL, NULL};
 
 #endif

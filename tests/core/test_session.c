@@ -97,7 +97,7 @@ test_kernels(void)
     static const char *paths[] = {"avx512", "avx2"};
     const gpt_kernels *ref = gpt_kernels_generic();
     uint32_t types[] = {GGML_F32, GGML_F16, GGML_BF16, GGML_Q8_0};
-    int cols_list[] = {64, 96, 768, 40, 17};
+    int cols_list[] = {64, 96, 768, 40, 17, 128};
     unsigned seed = 12345;
     int ti, ci, pi;
 
@@ -166,6 +166,24 @@ test_kernels(void)
                     ref->gelu(g0, gb, cols);
                     k->gelu(g1, gb, cols);
                     CHECK(memcmp(g0, g1, sizeof(float) * cols) == 0, "%s gelu differs (n=%d)", paths[pi], cols);
+                }
+                if (ti == 0 && k->scores && cols * 3 <= 800) {
+                    /* attention over 13 rows of a strided cache (stride cols + 5) */
+                    float cache[13 * 805], s0[13], s1[13], m0[800], m1[800];
+                    int rws = 13, j;
+                    size_t stride = (size_t)cols + 5;
+                    for (i = 0; i < rws * (int)stride; i++)
+                        cache[i] = x[i % (cols * 3)] * (float)(1 + i % 7);
+                    for (j = 0; j < rws; j++)
+                        s0[j] = ref->dot(x, cache + j * stride, cols) * 0.125f;
+                    k->scores(x, cache, stride, rws, cols, 0.125f, s1);
+                    CHECK(memcmp(s0, s1, sizeof s0) == 0, "%s scores differ (len %d)", paths[pi], cols);
+                    memset(m0, 0, sizeof m0);
+                    memset(m1, 0, sizeof m1);
+                    for (j = 0; j < rws; j++)
+                        ref->axpy(s0[j], cache + j * stride, m0, cols);
+                    k->mix(s0, cache, stride, rws, cols, m1);
+                    CHECK(memcmp(m0, m1, sizeof(float) * cols) == 0, "%s mix differs (len %d)", paths[pi], cols);
                 }
                 if (ti == 0) {
                     float d0 = ref->dot(x, x + cols, cols), d1 = k->dot(x, x + cols, cols);
