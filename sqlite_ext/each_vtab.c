@@ -73,7 +73,7 @@ static int each_disconnect(sqlite3_vtab *v)
 
 static int each_best_index(sqlite3_vtab *v, sqlite3_index_info *info)
 {
-    int rc = gpt_vtab_best_index(v, info, FNAME,
+    int rc = gpt_vtab_best_index(v, info, FNAME, "first",
                                  FNAME "('[\"prompt\", ...]' [, options])",
                                  COL_PROMPTS, N_ARGS, 1e6, 16);
     /* Rows come out by idx. */

@@ -66,7 +66,7 @@ static int logprobs_disconnect(sqlite3_vtab *v)
 
 static int logprobs_best_index(sqlite3_vtab *v, sqlite3_index_info *info)
 {
-    int rc = gpt_vtab_best_index(v, info, FNAME, FNAME "('text')", COL_TEXT,
+    int rc = gpt_vtab_best_index(v, info, FNAME, "first", FNAME "('text')", COL_TEXT,
                                  1, 1000.0, 16);
     if (rc == SQLITE_OK && info->nOrderBy == 1 &&
         info->aOrderBy[0].iColumn == COL_POS && !info->aOrderBy[0].desc)

@@ -16,6 +16,7 @@ SQLITE_EXTENSION_INIT3
 #include <string.h>
 
 #include "conn.h"
+#include "vtab_args.h"
 
 enum { COL_RANK, COL_TOKEN_ID, COL_TOKEN, COL_BYTES, COL_PROB, COL_LOGPROB,
        COL_PROMPT, COL_K };
@@ -65,48 +66,15 @@ static int probs_disconnect(sqlite3_vtab *v)
 
 static int probs_best_index(sqlite3_vtab *v, sqlite3_index_info *info)
 {
-    int prompt_at = -1, k_at = -1, prompt_unusable = 0, k_unusable = 0;
-    for (int i = 0; i < info->nConstraint; i++) {
-        const struct sqlite3_index_constraint *c = &info->aConstraint[i];
-        if (c->iColumn != COL_PROMPT && c->iColumn != COL_K)
-            continue;
-        if (c->op != SQLITE_INDEX_CONSTRAINT_EQ)
-            continue;
-        int *unusable = c->iColumn == COL_PROMPT ? &prompt_unusable
-                                                 : &k_unusable;
-        int *at = c->iColumn == COL_PROMPT ? &prompt_at : &k_at;
-        if (!c->usable)
-            *unusable = 1;
-        else if (*at < 0)
-            *at = i;
-    }
-    if (prompt_at < 0) {
-        if (prompt_unusable)
-            return SQLITE_CONSTRAINT; /* try another join order */
-        sqlite3_free(v->zErrMsg);
-        v->zErrMsg = sqlite3_mprintf(
-            "gpt_next_token_probs: the prompt argument is missing; use "
-            "gpt_next_token_probs('text' [, k])");
-        return SQLITE_ERROR;
-    }
-    if (k_at < 0 && k_unusable)
-        return SQLITE_CONSTRAINT;
-    int idx = HAS_PROMPT;
-    info->aConstraintUsage[prompt_at].argvIndex = 1;
-    info->aConstraintUsage[prompt_at].omit = 1;
-    if (k_at >= 0) {
-        idx |= HAS_K;
-        info->aConstraintUsage[k_at].argvIndex = 2;
-        info->aConstraintUsage[k_at].omit = 1;
-    }
-    info->idxNum = idx;
-    info->estimatedCost = 1000.0; /* one forward pass */
-    info->estimatedRows = DEFAULT_K;
+    /* arguments: prompt (bit HAS_PROMPT), k (bit HAS_K); one forward pass */
+    int rc = gpt_vtab_best_index(v, info, "gpt_next_token_probs", "prompt",
+                                 "gpt_next_token_probs('text' [, k])",
+                                 COL_PROMPT, 2, 1000.0, DEFAULT_K);
     /* Rows come out by rank. */
-    if (info->nOrderBy == 1 && info->aOrderBy[0].iColumn == COL_RANK &&
-        !info->aOrderBy[0].desc)
+    if (rc == SQLITE_OK && info->nOrderBy == 1 &&
+        info->aOrderBy[0].iColumn == COL_RANK && !info->aOrderBy[0].desc)
         info->orderByConsumed = 1;
-    return SQLITE_OK;
+    return rc;
 }
 
 static int probs_open(sqlite3_vtab *v, sqlite3_vtab_cursor **out)
@@ -140,14 +108,6 @@ static int probs_close(sqlite3_vtab_cursor *cur)
     return SQLITE_OK;
 }
 
-static int set_error(sqlite3_vtab_cursor *cur, int code, char *msg)
-{
-    sqlite3_vtab *v = cur->pVtab;
-    sqlite3_free(v->zErrMsg);
-    v->zErrMsg = msg;
-    return msg ? code : SQLITE_NOMEM;
-}
-
 static int probs_filter(sqlite3_vtab_cursor *cur, int idx, const char *idx_str,
                         int argc, sqlite3_value **argv)
 {
@@ -155,7 +115,7 @@ static int probs_filter(sqlite3_vtab_cursor *cur, int idx, const char *idx_str,
     gpt_conn *conn = ((probs_vtab *)cur->pVtab)->conn;
     cursor_clear(c);
     if (!(idx & HAS_PROMPT) || argc < 1)
-        return set_error(cur, SQLITE_ERROR, sqlite3_mprintf(
+        return gpt_vtab_error(cur, SQLITE_ERROR, sqlite3_mprintf(
             "gpt_next_token_probs: the prompt argument is missing"));
     c->prompt = sqlite3_value_dup(argv[0]);
     if (idx & HAS_K)
@@ -168,12 +128,12 @@ static int probs_filter(sqlite3_vtab_cursor *cur, int idx, const char *idx_str,
         if (sqlite3_value_type(argv[1]) == SQLITE_NULL)
             return SQLITE_OK; /* NULL k: no rows, as for a NULL prompt */
         if (sqlite3_value_numeric_type(argv[1]) != SQLITE_INTEGER)
-            return set_error(cur, SQLITE_ERROR, sqlite3_mprintf(
+            return gpt_vtab_error(cur, SQLITE_ERROR, sqlite3_mprintf(
                 "gpt_next_token_probs: k must be an integer (got %Q)",
                 (const char *)sqlite3_value_text(argv[1])));
         k = sqlite3_value_int64(argv[1]);
         if (k < 1)
-            return set_error(cur, SQLITE_ERROR, sqlite3_mprintf(
+            return gpt_vtab_error(cur, SQLITE_ERROR, sqlite3_mprintf(
                 "gpt_next_token_probs: k must be >= 1 (got %lld)",
                 (long long)k));
     }
@@ -204,7 +164,7 @@ static int probs_filter(sqlite3_vtab_cursor *cur, int idx, const char *idx_str,
         int code;
         char *msg = gpt_conn_error_message("gpt_next_token_probs", conn, &err,
                                            &code);
-        return set_error(cur, code, msg);
+        return gpt_vtab_error(cur, code, msg);
     }
     c->model = gpt_session_model(s);
     gpt_model_retain(c->model);

@@ -87,7 +87,7 @@ static int tokens_disconnect(sqlite3_vtab *v)
 
 static int tokens_best_index(sqlite3_vtab *v, sqlite3_index_info *info)
 {
-    int rc = gpt_vtab_best_index(v, info, FNAME,
+    int rc = gpt_vtab_best_index(v, info, FNAME, "first",
                                  FNAME "('prompt' [, options])", COL_PROMPT,
                                  N_ARGS, 1e6, 64);
     /* Rows come out by step. */

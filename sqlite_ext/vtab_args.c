@@ -13,8 +13,9 @@ SQLITE_EXTENSION_INIT3
 #define MAX_ARGS 8
 
 int gpt_vtab_best_index(sqlite3_vtab *v, sqlite3_index_info *info,
-                        const char *fname, const char *usage, int first_col,
-                        int n_args, double cost, sqlite3_int64 rows)
+                        const char *fname, const char *first_name,
+                        const char *usage, int first_col, int n_args,
+                        double cost, sqlite3_int64 rows)
 {
     int at[MAX_ARGS], unusable[MAX_ARGS];
     if (n_args < 1 || n_args > MAX_ARGS)
@@ -38,8 +39,8 @@ int gpt_vtab_best_index(sqlite3_vtab *v, sqlite3_index_info *info,
             return SQLITE_CONSTRAINT;
     if (at[0] < 0) {
         sqlite3_free(v->zErrMsg);
-        v->zErrMsg = sqlite3_mprintf("%s: the first argument is missing; "
-                                     "use %s", fname, usage);
+        v->zErrMsg = sqlite3_mprintf("%s: the %s argument is missing; "
+                                     "use %s", fname, first_name, usage);
         return SQLITE_ERROR;
     }
     int idx = 0, argv_index = 1;

@@ -15,11 +15,13 @@
  * first_col .. first_col + n_args - 1, of which the first is required.
  * idxNum gets a bit per argument present (bit 0: the first); xFilter's
  * argv holds the present ones in column order.  A missing first argument is
- * an error naming fname and showing usage.  cost and rows are estimates.
+ * an error naming fname and the argument (first_name: "first", "prompt")
+ * and showing usage.  cost and rows are estimates.
  */
 int gpt_vtab_best_index(sqlite3_vtab *v, sqlite3_index_info *info,
-                        const char *fname, const char *usage, int first_col,
-                        int n_args, double cost, sqlite3_int64 rows);
+                        const char *fname, const char *first_name,
+                        const char *usage, int first_col, int n_args,
+                        double cost, sqlite3_int64 rows);
 
 /* Spreads xFilter's argv into args[0 .. n_args-1] by idxNum's bits
  * (NULL pointers for the arguments not given). */
