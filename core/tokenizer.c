@@ -24,7 +24,6 @@
 #define NO_RANK UINT32_MAX
 #define RANK_BYTE (UINT32_MAX - 1) /* the single-byte token of a byte */
 #define SMALL_PIECE 48             /* bytes; longer pieces use the heap */
-#define PAIR_EMPTY UINT64_MAX
 
 /* The slot holds where the token's bytes are, so a lookup reads the slot
  * and the bytes, nothing else. */
@@ -34,12 +33,6 @@ typedef struct tok_slot {
     uint32_t off, len; /* the token's bytes: arena[off..off+len) */
 } tok_slot;
 
-typedef struct pair_slot {
-    uint64_t key; /* left id << 32 | right id; PAIR_EMPTY: empty */
-    uint32_t rank;
-    int32_t result;
-} pair_slot;
-
 struct gpt_tokenizer {
     uint32_t n_tokens;
     unsigned char *arena; /* raw bytes of every token, back to back */
@@ -48,8 +41,6 @@ struct gpt_tokenizer {
     size_t max_ranked_len; /* longest ranked token, bytes */
     tok_slot *tok_tab;
     uint32_t tok_mask;
-    pair_slot *pair_tab;
-    uint64_t pair_mask;
     int32_t byte_id[256];
     /* bit (a << 8 | b) set when bytes a, b are adjacent inside some ranked
      * token; where they are not, no merge can ever join them */
@@ -82,13 +73,6 @@ hash_bytes(const unsigned char *p, size_t n)
     return (uint32_t)h;
 }
 
-static inline uint64_t
-hash_pair(uint64_t key)
-{
-    key *= UINT64_C(0x9E3779B97F4A7C15);
-    return key ^ (key >> 31);
-}
-
 static int32_t
 tok_find(const gpt_tokenizer *t, const unsigned char *p, size_t n,
          uint32_t h)
@@ -105,23 +89,21 @@ tok_find(const gpt_tokenizer *t, const unsigned char *p, size_t n,
     }
 }
 
-/* Rank of merging left and right (result in *result), or NO_RANK. */
+/* Rank of merging two adjacent parts that together are the n bytes at p
+ * (the merged token in *result), or NO_RANK. */
 static inline uint32_t
-pair_rank(const gpt_tokenizer *t, int32_t left, int32_t right,
-          int32_t *result)
+slice_rank(const gpt_tokenizer *t, const unsigned char *p, size_t n,
+           int32_t *result)
 {
-    uint64_t key = (uint64_t)(uint32_t)left << 32 | (uint32_t)right;
-    uint64_t i = hash_pair(key) & t->pair_mask;
+    int32_t id;
 
-    for (;; i = (i + 1) & t->pair_mask) {
-        const pair_slot *s = &t->pair_tab[i];
-        if (s->key == key) {
-            *result = s->result;
-            return s->rank;
-        }
-        if (s->key == PAIR_EMPTY)
-            return NO_RANK;
-    }
+    if (n > t->max_ranked_len)
+        return NO_RANK;
+    id = tok_find(t, p, n, hash_bytes(p, n));
+    if (id < 0 || t->rank[id] == RANK_BYTE)
+        return NO_RANK;
+    *result = id;
+    return t->rank[id];
 }
 
 /* --------------------------------------------------------- building */
@@ -179,105 +161,6 @@ pow2_at_least(uint64_t n)
     return p;
 }
 
-static void
-pair_insert(gpt_tokenizer *t, int32_t left, int32_t right, uint32_t rank,
-            int32_t result)
-{
-    uint64_t key = (uint64_t)(uint32_t)left << 32 | (uint32_t)right;
-    uint64_t i = hash_pair(key) & t->pair_mask;
-
-    for (;; i = (i + 1) & t->pair_mask) {
-        pair_slot *s = &t->pair_tab[i];
-        if (s->key == PAIR_EMPTY) {
-            s->key = key;
-            s->rank = rank;
-            s->result = result;
-            return;
-        }
-        if (s->key == key) /* cannot happen: one string per pair */
-            return;
-    }
-}
-
-static int
-is_ranked(const gpt_tokenizer *t, int32_t id)
-{
-    return id >= 0 && t->rank[id] != NO_RANK;
-}
-
-/* Makes the pair table cap (a power of two) slots, moving what it holds. */
-static int
-pair_resize(gpt_tokenizer *t, uint64_t cap)
-{
-    pair_slot *old = t->pair_tab;
-    uint64_t old_cap = old ? t->pair_mask + 1 : 0, k;
-
-    t->pair_tab = gpt_malloc((size_t)cap * sizeof *t->pair_tab);
-    if (!t->pair_tab) {
-        t->pair_tab = old;
-        return -1;
-    }
-    t->pair_mask = cap - 1;
-    for (k = 0; k < cap; k++)
-        t->pair_tab[k].key = PAIR_EMPTY;
-    for (k = 0; k < old_cap; k++)
-        if (old[k].key != PAIR_EMPTY)
-            pair_insert(t, (int32_t)(old[k].key >> 32),
-                        (int32_t)(uint32_t)old[k].key, old[k].rank,
-                        old[k].result);
-    gpt_free(old);
-    return 0;
-}
-
-/* Fills the pair table: every split of every merge-ranked token into two
- * ranked tokens (GPT-2: about 108k pairs for 50k merges).  Load factor
- * stays under 0.7. */
-#define PREFETCH_SPLITS 32
-
-static int
-build_pairs(gpt_tokenizer *t, uint32_t n_ranked)
-{
-    uint64_t count = 0;
-    uint32_t id;
-
-    if (pair_resize(t, pow2_at_least(3 * (uint64_t)n_ranked + 16)) != 0)
-        return -1;
-    for (id = 0; id < t->n_tokens; id++) {
-        const unsigned char *p = t->arena + t->off[id];
-        size_t n = t->off[id + 1] - t->off[id], k;
-        uint32_t hl[PREFETCH_SPLITS], hr[PREFETCH_SPLITS];
-        size_t kp;
-
-        if (t->rank[id] == NO_RANK || t->rank[id] == RANK_BYTE)
-            continue;
-        /* Every lookup below is a cache miss in a table of megabytes:
-         * hash all the splits first and prefetch their slots, so the misses
-         * overlap instead of coming one after the other. */
-        kp = n < PREFETCH_SPLITS ? n : PREFETCH_SPLITS;
-        for (k = 1; k < kp; k++) {
-            hl[k] = hash_bytes(p, k);
-            hr[k] = hash_bytes(p + k, n - k);
-            __builtin_prefetch(&t->tok_tab[hl[k] & t->tok_mask]);
-            __builtin_prefetch(&t->tok_tab[hr[k] & t->tok_mask]);
-        }
-        for (k = 1; k < n; k++) {
-            int32_t l = tok_find(t, p, k, k < kp ? hl[k] : hash_bytes(p, k));
-            int32_t r;
-            if (!is_ranked(t, l))
-                continue;
-            r = tok_find(t, p + k, n - k,
-                         k < kp ? hr[k] : hash_bytes(p + k, n - k));
-            if (!is_ranked(t, r))
-                continue;
-            if (++count * 10 > (t->pair_mask + 1) * 7 &&
-                pair_resize(t, 2 * (t->pair_mask + 1)) != 0)
-                return -1;
-            pair_insert(t, l, r, t->rank[id], (int32_t)id);
-        }
-    }
-    return 0;
-}
-
 /* "tokenizer merge 7 ("A B"): problem"; the merge text is shown when it is
  * short, valid UTF-8 without control characters (messages must be valid
  * UTF-8 for PostgreSQL). */
@@ -299,14 +182,20 @@ merge_error(gpt_error *err, uint32_t i, const unsigned char *m, size_t n,
                          i, problem);
 }
 
-/* Parses merge i ("A B") into the ids of A, B and of A+B. */
+/* Merge i ("A B") as raw bytes: A at buf[off..off+la), B right after it,
+ * with the hashes of A, B and A+B computed ahead of the table lookups. */
+typedef struct raw_merge {
+    uint32_t off, la, lb;
+    uint32_t ha, hb, hab;
+} raw_merge;
+
+/* Splits merge i and converts both parts to raw bytes at buf (room for n
+ * bytes). */
 static gpt_status
-parse_merge(gpt_tokenizer *t, const int16_t *inv, const unsigned char *m,
-            size_t n, uint32_t i, unsigned char *buf, int32_t *result,
-            gpt_error *err)
+split_merge(const int16_t *inv, const unsigned char *m, size_t n, uint32_t i,
+            unsigned char *buf, raw_merge *rm, gpt_error *err)
 {
     size_t sp = n, k, la, lb, bad;
-    int32_t a, b;
 
     for (k = 0; k < n; k++) {
         if (m[k] == ' ') {
@@ -323,21 +212,132 @@ parse_merge(gpt_tokenizer *t, const int16_t *inv, const unsigned char *m,
     if (to_raw(inv, m, sp, buf, &la, &bad) != 0 ||
         to_raw(inv, m + sp + 1, n - sp - 1, buf + sp, &lb, &bad) != 0)
         return merge_error(err, i, m, n, "invalid UTF-8");
-    /* buf = raw A, then raw B right after it */
     memmove(buf + la, buf + sp, lb);
-    a = tok_find(t, buf, la, hash_bytes(buf, la));
-    if (a < 0)
-        return merge_error(err, i, m, n,
-                           "its left part is not in the vocabulary");
-    b = tok_find(t, buf + la, lb, hash_bytes(buf + la, lb));
-    if (b < 0)
-        return merge_error(err, i, m, n,
-                           "its right part is not in the vocabulary");
-    *result = tok_find(t, buf, la + lb, hash_bytes(buf, la + lb));
-    if (*result < 0)
-        return merge_error(err, i, m, n,
-                           "the merged token is not in the vocabulary");
+    rm->la = (uint32_t)la;
+    rm->lb = (uint32_t)lb;
+    rm->ha = hash_bytes(buf, la);
+    rm->hb = hash_bytes(buf + la, lb);
+    rm->hab = hash_bytes(buf, la + lb);
     return GPT_OK;
+}
+
+/* How far ahead the build prefetches table slots: every lookup in a table
+ * of megabytes is a cache miss, and prefetching lets them overlap instead
+ * of coming one after the other (this halves the model's open time). */
+#define PREFETCH_AHEAD 8
+#define BUILD_CHUNK 1024 /* tokens or merges hashed ahead of their lookups */
+
+static inline void
+prefetch_slot(const gpt_tokenizer *t, uint32_t h)
+{
+    __builtin_prefetch(&t->tok_tab[h & t->tok_mask]);
+}
+
+/* Ranks every merge result (its first merge wins), checking that both parts
+ * and the result are tokens.  Two passes: split and hash all merges, then
+ * look them up with the slots prefetched. */
+static gpt_status
+rank_merges(gpt_tokenizer *t, const int16_t *inv, const char *const *merges,
+            const uint32_t *merge_lens, uint32_t n_merges, gpt_error *err)
+{
+    raw_merge *rm = NULL;
+    unsigned char *buf = NULL;
+    size_t cap = 0;
+    uint32_t i, c0, n_split = 0;
+    gpt_status st = GPT_OK, split_st = GPT_OK;
+    gpt_error split_err;
+
+    for (i = 0; i < n_merges; i++) {
+        if (!merges[i] && merge_lens[i])
+            return gpt_set_error(err, GPT_ERR_CORRUPT_MODEL,
+                                 "tokenizer merge %u: NULL string", i);
+    }
+    rm = gpt_malloc(BUILD_CHUNK * sizeof *rm);
+    if (!rm) {
+        st = gpt_set_error(err, GPT_ERR_NOMEM,
+                           "out of memory building the tokenizer (%u merges)",
+                           n_merges);
+        goto done;
+    }
+    /* in chunks, so the scratch stays small and warm in the cache; pass 1
+     * stops at the first malformed merge, whose error is reported only if
+     * no earlier merge fails its lookups in pass 2 */
+    for (c0 = 0; c0 < n_merges && split_st == GPT_OK; c0 += n_split) {
+        uint32_t cn = n_merges - c0 < BUILD_CHUNK ? n_merges - c0
+                                                  : BUILD_CHUNK;
+        size_t used = 0, need = 1;
+        for (i = 0; i < cn; i++)
+            need += merge_lens[c0 + i];
+        if (need > cap) {
+            gpt_free(buf);
+            buf = gpt_malloc(need);
+            cap = buf ? need : 0;
+            if (!buf) {
+                st = gpt_set_error(err, GPT_ERR_NOMEM,
+                                   "out of memory building the tokenizer "
+                                   "(%u merges)", n_merges);
+                goto done;
+            }
+        }
+        for (n_split = 0; n_split < cn; n_split++) {
+            uint32_t g = c0 + n_split;
+            rm[n_split].off = (uint32_t)used;
+            split_st = split_merge(inv, (const unsigned char *)merges[g],
+                                   merge_lens[g], g, buf + used,
+                                   &rm[n_split], &split_err);
+            if (split_st != GPT_OK)
+                break;
+            used += rm[n_split].la + rm[n_split].lb;
+        }
+        for (i = 0; i < n_split; i++) {
+            const unsigned char *a = buf + rm[i].off, *m;
+            uint32_t g = c0 + i;
+            int32_t r;
+            if (i + PREFETCH_AHEAD < n_split) {
+                const raw_merge *q = &rm[i + PREFETCH_AHEAD];
+                prefetch_slot(t, q->ha);
+                prefetch_slot(t, q->hb);
+                prefetch_slot(t, q->hab);
+            }
+            m = (const unsigned char *)merges[g];
+            if (tok_find(t, a, rm[i].la, rm[i].ha) < 0) {
+                st = merge_error(err, g, m, merge_lens[g],
+                                 "its left part is not in the vocabulary");
+                goto done;
+            }
+            if (tok_find(t, a + rm[i].la, rm[i].lb, rm[i].hb) < 0) {
+                st = merge_error(err, g, m, merge_lens[g],
+                                 "its right part is not in the vocabulary");
+                goto done;
+            }
+            r = tok_find(t, a, rm[i].la + rm[i].lb, rm[i].hab);
+            if (r < 0) {
+                st = merge_error(err, g, m, merge_lens[g],
+                                 "the merged token is not in the vocabulary");
+                goto done;
+            }
+            if (t->rank[r] == NO_RANK) {
+                const unsigned char *q = t->arena + t->off[r];
+                size_t len = t->off[r + 1] - t->off[r];
+                t->rank[r] = g;
+                for (size_t k = 1; k < len; k++) {
+                    unsigned bits = (unsigned)q[k - 1] << 8 | q[k];
+                    t->joinable[bits >> 6] |= UINT64_C(1) << (bits & 63);
+                }
+                if (len > t->max_ranked_len)
+                    t->max_ranked_len = len;
+            }
+        }
+    }
+    if (split_st != GPT_OK) {
+        st = split_st;
+        if (err)
+            *err = split_err;
+    }
+done:
+    gpt_free(rm);
+    gpt_free(buf);
+    return st;
 }
 
 gpt_status
@@ -348,9 +348,9 @@ gpt_tokenizer_new(const char *const *tokens, const uint32_t *token_lens,
 {
     gpt_tokenizer *t = NULL;
     int16_t inv[ALPHABET_END];
-    unsigned char *buf = NULL;
-    size_t total = 0, max_merge = 0;
-    uint32_t i, n_ranked = 0;
+    uint32_t *hashes = NULL; /* of a chunk of tokens' raw bytes */
+    size_t total = 0;
+    uint32_t i, c0;
     gpt_status st;
 
     if (!out)
@@ -388,32 +388,49 @@ gpt_tokenizer_new(const char *const *tokens, const uint32_t *token_lens,
         goto nomem;
     memset(t->tok_tab, 0xFF, ((size_t)t->tok_mask + 1) * sizeof *t->tok_tab);
 
-    /* tokens -> raw bytes, hash table (lowest id wins on duplicates) */
+    /* tokens -> raw bytes and their hashes, then into the hash table (the
+     * lowest id wins on duplicates) with the slots prefetched, a chunk at a
+     * time */
+    hashes = gpt_malloc(BUILD_CHUNK * sizeof *hashes);
+    if (!hashes)
+        goto nomem;
     t->off[0] = 0;
-    for (i = 0; i < n_tokens; i++) {
-        const unsigned char *s = (const unsigned char *)tokens[i];
-        unsigned char *dst = t->arena + t->off[i];
-        size_t n, bad;
-        uint32_t h, slot;
-        if (to_raw(inv, s, token_lens[i], dst, &n, &bad) != 0) {
-            st = gpt_set_error(err, GPT_ERR_CORRUPT_MODEL,
-                               "tokenizer token %u: invalid UTF-8 at byte %zu",
-                               i, bad);
-            goto fail;
+    for (c0 = 0; c0 < n_tokens; c0 += BUILD_CHUNK) {
+        uint32_t cn = n_tokens - c0 < BUILD_CHUNK ? n_tokens - c0
+                                                  : BUILD_CHUNK;
+        for (i = c0; i < c0 + cn; i++) {
+            const unsigned char *s = (const unsigned char *)tokens[i];
+            unsigned char *dst = t->arena + t->off[i];
+            size_t n, bad;
+            if (to_raw(inv, s, token_lens[i], dst, &n, &bad) != 0) {
+                st = gpt_set_error(err, GPT_ERR_CORRUPT_MODEL,
+                                   "tokenizer token %u: invalid UTF-8 at "
+                                   "byte %zu", i, bad);
+                goto fail;
+            }
+            t->off[i + 1] = t->off[i] + n;
+            t->rank[i] = NO_RANK;
+            hashes[i - c0] = hash_bytes(dst, n);
         }
-        t->off[i + 1] = t->off[i] + n;
-        t->rank[i] = NO_RANK;
-        h = hash_bytes(dst, n);
-        if (tok_find(t, dst, n, h) >= 0)
-            continue;
-        for (slot = h & t->tok_mask; t->tok_tab[slot].id >= 0;
-             slot = (slot + 1) & t->tok_mask)
-            ;
-        t->tok_tab[slot].hash = h;
-        t->tok_tab[slot].id = (int32_t)i;
-        t->tok_tab[slot].off = (uint32_t)t->off[i];
-        t->tok_tab[slot].len = (uint32_t)n;
+        for (i = c0; i < c0 + cn; i++) {
+            const unsigned char *dst = t->arena + t->off[i];
+            size_t n = t->off[i + 1] - t->off[i];
+            uint32_t h = hashes[i - c0], slot;
+            if (i - c0 + PREFETCH_AHEAD < cn)
+                prefetch_slot(t, hashes[i - c0 + PREFETCH_AHEAD]);
+            if (tok_find(t, dst, n, h) >= 0)
+                continue;
+            for (slot = h & t->tok_mask; t->tok_tab[slot].id >= 0;
+                 slot = (slot + 1) & t->tok_mask)
+                ;
+            t->tok_tab[slot].hash = h;
+            t->tok_tab[slot].id = (int32_t)i;
+            t->tok_tab[slot].off = (uint32_t)t->off[i];
+            t->tok_tab[slot].len = (uint32_t)n;
+        }
     }
+    gpt_free(hashes);
+    hashes = NULL;
     for (i = 0; i < 256; i++) {
         unsigned char b = (unsigned char)i;
         int32_t id = tok_find(t, &b, 1, hash_bytes(&b, 1));
@@ -428,44 +445,9 @@ gpt_tokenizer_new(const char *const *tokens, const uint32_t *token_lens,
     }
     t->max_ranked_len = 1;
 
-    /* merges: rank of each merge result (its first merge wins) */
-    for (i = 0; i < n_merges; i++) {
-        if (!merges[i] && merge_lens[i]) {
-            st = gpt_set_error(err, GPT_ERR_CORRUPT_MODEL,
-                               "tokenizer merge %u: NULL string", i);
-            goto fail;
-        }
-        if (merge_lens[i] > max_merge)
-            max_merge = merge_lens[i];
-    }
-    buf = gpt_malloc(max_merge + 1);
-    if (!buf)
-        goto nomem;
-    for (i = 0; i < n_merges; i++) {
-        int32_t r = -1;
-        size_t len;
-        st = parse_merge(t, inv, (const unsigned char *)merges[i],
-                         merge_lens[i], i, buf, &r, err);
-        if (st != GPT_OK)
-            goto fail;
-        if (t->rank[r] == NO_RANK) {
-            const unsigned char *q = t->arena + t->off[r];
-            t->rank[r] = i;
-            for (size_t k = 1; k < t->off[r + 1] - t->off[r]; k++) {
-                unsigned bits = (unsigned)q[k - 1] << 8 | q[k];
-                t->joinable[bits >> 6] |= UINT64_C(1) << (bits & 63);
-            }
-            n_ranked++;
-            len = t->off[r + 1] - t->off[r];
-            if (len > t->max_ranked_len)
-                t->max_ranked_len = len;
-        }
-    }
-    gpt_free(buf);
-    buf = NULL;
-
-    if (build_pairs(t, n_ranked) != 0)
-        goto nomem;
+    st = rank_merges(t, inv, merges, merge_lens, n_merges, err);
+    if (st != GPT_OK)
+        goto fail;
 
     *out = t;
     return GPT_OK;
@@ -475,7 +457,7 @@ nomem:
                        "out of memory building the tokenizer (%u tokens)",
                        n_tokens);
 fail:
-    gpt_free(buf);
+    gpt_free(hashes);
     gpt_tokenizer_free(t);
     return st;
 }
@@ -489,7 +471,6 @@ gpt_tokenizer_free(gpt_tokenizer *t)
     gpt_free(t->off);
     gpt_free(t->rank);
     gpt_free(t->tok_tab);
-    gpt_free(t->pair_tab);
     gpt_free(t);
 }
 
@@ -633,19 +614,23 @@ reserve(enc *e, size_t more)
     return 0;
 }
 
-/* Short piece: parts in an array, each step finds the lowest pair rank. */
+/* Short piece: parts in an array (part i is p[at[i] .. at[i + 1])), each
+ * step finds the lowest pair rank. */
 static void
 bpe_small(enc *e, const unsigned char *p, size_t n)
 {
     const gpt_tokenizer *t = e->t;
     int32_t ids[SMALL_PIECE], res[SMALL_PIECE];
     uint32_t rk[SMALL_PIECE];
+    uint8_t at[SMALL_PIECE + 1];
     size_t i, m = n;
 
+    for (i = 0; i <= n; i++)
+        at[i] = (uint8_t)i;
     for (i = 0; i < n; i++)
         ids[i] = t->byte_id[p[i]];
     for (i = 0; i + 1 < n; i++)
-        rk[i] = pair_rank(t, ids[i], ids[i + 1], &res[i]);
+        rk[i] = slice_rank(t, p + i, 2, &res[i]);
     while (m > 1) {
         uint32_t best = NO_RANK;
         size_t b = 0;
@@ -660,15 +645,17 @@ bpe_small(enc *e, const unsigned char *p, size_t n)
         /* parts b and b+1 become one; pair b+1 disappears */
         ids[b] = res[b];
         memmove(ids + b + 1, ids + b + 2, (m - b - 2) * sizeof *ids);
+        memmove(at + b + 1, at + b + 2, (m - b - 1) * sizeof *at);
         if (b + 2 < m - 1) {
             memmove(rk + b + 1, rk + b + 2, (m - b - 3) * sizeof *rk);
             memmove(res + b + 1, res + b + 2, (m - b - 3) * sizeof *res);
         }
         m--;
         if (b > 0)
-            rk[b - 1] = pair_rank(t, ids[b - 1], ids[b], &res[b - 1]);
+            rk[b - 1] = slice_rank(t, p + at[b - 1], at[b + 1] - at[b - 1],
+                                   &res[b - 1]);
         if (b + 1 < m)
-            rk[b] = pair_rank(t, ids[b], ids[b + 1], &res[b]);
+            rk[b] = slice_rank(t, p + at[b], at[b + 2] - at[b], &res[b]);
     }
     memcpy(e->ids + e->n, ids, m * sizeof *ids);
     e->n += m;
@@ -814,8 +801,7 @@ bpe_long(enc *e, const unsigned char *p, size_t n)
     /* pairs are added left to right with increasing positions, then the
      * heap is built bottom-up in O(n) */
     for (i = 0; i < n; i++) {
-        h.rk[i] = i + 1 < n ? pair_rank(t, ids[i], ids[i + 1], &res[i])
-                            : NO_RANK;
+        h.rk[i] = i + 1 < n ? slice_rank(t, p + i, 2, &res[i]) : NO_RANK;
         if (h.rk[i] != NO_RANK) {
             h.heap[h.n] = (uint32_t)i;
             h.hidx[i] = h.n++;
@@ -834,14 +820,20 @@ bpe_long(enc *e, const unsigned char *p, size_t n)
         heap_set(&h, (uint32_t)b, NO_RANK);
         c = nxt[b];
         nxt[a] = c;
+        /* a part runs from its position to the next part's (or n) */
         if (c >= 0) {
+            size_t end = nxt[c] >= 0 ? (size_t)nxt[c] : n;
             prv[c] = a;
-            heap_set(&h, (uint32_t)a, pair_rank(t, merged, ids[c], &res[a]));
+            heap_set(&h, (uint32_t)a,
+                     slice_rank(t, p + a, end - (size_t)a, &res[a]));
         } else {
             heap_set(&h, (uint32_t)a, NO_RANK);
         }
-        if (z >= 0)
-            heap_set(&h, (uint32_t)z, pair_rank(t, ids[z], merged, &res[z]));
+        if (z >= 0) {
+            size_t end = c >= 0 ? (size_t)c : n;
+            heap_set(&h, (uint32_t)z,
+                     slice_rank(t, p + z, end - (size_t)z, &res[z]));
+        }
     }
     for (k = 0; k >= 0; k = nxt[k])
         e->ids[e->n++] = ids[k];
