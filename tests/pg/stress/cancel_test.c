@@ -21,7 +21,9 @@
  * (tests/pg/run_regress.sh sets them).  Usage:
  *   cancel_test [--cancels N] [--max-ms MS] [--max-rss-kb KB] [--seed S]
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
