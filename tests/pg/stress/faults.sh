@@ -137,6 +137,9 @@ check "4. before" "$(sq A "$GEN")" "$REF_F32"
 truncate -s 4096 "$MD/trunc.gguf"
 check_prefix "4. truncated while idle: the next call reopens and reports it" \
     "$(sq A "$GEN")" 'ERROR:  XX001: model file "trunc.gguf" is not a valid GPT-2 GGUF file'
+check "4. ... the detail names the problem" \
+    "$(one "SET gpt.model = 'trunc.gguf'; $GEN" 2>&1 | grep DETAIL | sed 's|/.*/trunc.gguf|$MD/trunc.gguf|')" \
+    'DETAIL:  $MD/trunc.gguf: array tokenizer.ggml.tokens claims 50257 strings, more than the file can hold'
 cat "$MD/tiny-f32.gguf" >"$MD/trunc.gguf"   # rewritten in place, still idle
 check "4. rewritten in place while idle: the next call reopens it" "$(sq A "$GEN")" "$REF_F32"
 check "4. the backend is the same one throughout" "$(sq A 'SELECT pg_backend_pid()')" "$A_PID"
@@ -166,9 +169,10 @@ for _ in $(seq 60); do
     pg_isready -q && one 'SELECT 1' >/dev/null 2>&1 && break
     sleep 1
 done
-check_prefix "5. after the restart the truncated file gets a clear error" \
-    "$(one "SET gpt.model = 'victim.gguf'; $GEN" 2>&1 | head -1)" \
-    'ERROR:  model file "victim.gguf" is not a valid GPT-2 GGUF file'
+check "5. after the restart the truncated file gets a clear error" \
+    "$(one "SET gpt.model = 'victim.gguf'; $GEN" 2>&1 | grep -v '^HINT' | sed 's|/.*/victim.gguf|$MD/victim.gguf|')" \
+    'ERROR:  model file "victim.gguf" is not a valid GPT-2 GGUF file
+DETAIL:  $MD/victim.gguf: array tokenizer.ggml.tokens claims 50257 strings, more than the file can hold'
 rm -f "$MD"/live.gguf "$MD"/bad.gguf "$MD"/trunc.gguf "$MD"/victim.gguf
 
 if [ "$FAILS" != 0 ]; then
