@@ -170,6 +170,7 @@ main(int argc, char **argv)
 {
     int want = 200, max_ms = 200, i, landed = 0, finished_first = 0;
     long max_rss_kb = 1024, rss0, anon0, file0, rss1, anon1, file1;
+    long rss_half = -1, anon_half, file_half;
     unsigned seed = 12345;
     int landed_kind[N_KINDS] = {0};
     double *lat;
@@ -275,6 +276,8 @@ main(int argc, char **argv)
             fail("after cancel %d the backend answered '%s', want '%s'",
                  landed, v, sql);
         free(v);
+        if (landed == want / 2 && rss_half < 0)
+            read_rss(pid, &rss_half, &anon_half, &file_half);
         if (i % 25 == 0) {
             v = query1(w, "SELECT gpt_generate('The answer is', max_tokens => 8, "
                           "temperature => 0)");
@@ -309,6 +312,9 @@ main(int argc, char **argv)
            "anonymous %+ld, file %+ld)\n",
            pid, rss0, rss1, rss1 - rss0, max_rss_kb, anon1 - anon0,
            file1 - file0);
+    if (rss_half >= 0)
+        printf("cancel_test: VmRSS after %d cancels %ld kB: %+ld kB over the "
+               "second half\n", want / 2, rss_half, rss1 - rss_half);
     if (rss1 - rss0 >= max_rss_kb)
         fail("the backend's resident memory grew by %ld kB", rss1 - rss0);
 
