@@ -119,7 +119,7 @@ run_part() {
     t0=$(date +%s)
     "$@" 2>&1 | tee "$log" || rc=$?
     t1=$(date +%s)
-    summary+=("$name: $([ $rc == 0 ] && echo passed || echo FAILED) in $((t1 - t0))s - $(grep -E '^(stress|cancel_test|faults): (pgbench|[0-9]+ cancels|backend|all|FAILED)' "$log" | sed 's/^[a-z_]*: //' | paste -sd ';' -)")
+    summary+=("$name: $([ $rc == 0 ] && echo passed || echo FAILED) in $((t1 - t0))s - $(grep -E '^(stress|cancel_test|faults): (pgbench|[0-9]+ cancels|backend|VmRSS|all|FAILED)' "$log" | sed 's/^[a-z_]*: //' | paste -sd ';' -)")
     rm -f "$log"
     [ $rc == 0 ] || status=1
 }
