@@ -4,7 +4,8 @@
 #                   PostgreSQL extension
 #   make test       install missing Debian packages, build, run every test
 #                   (core, converter, SQLite, PostgreSQL on a throwaway
-#                   cluster, CLI = SQLite = PostgreSQL, fuzz seed corpora)
+#                   cluster, PostgreSQL under load, cancels and model file
+#                   faults, CLI = SQLite = PostgreSQL, fuzz seed corpora)
 #   make demo       the quick start: a continuation and next-token
 #                   probabilities from SQLite and from PostgreSQL
 #   make bench      benchmarks
@@ -32,7 +33,7 @@ CFLAGS  ?=
 ALL_CFLAGS = $(CFLAGS_BASE) $(CFLAGS) -Icore
 LDLIBS_CORE = -lpthread -lm
 
-.PHONY: all core cli sqlite pg test test-core test-sqlite test-pg deps \
+.PHONY: all core cli sqlite pg test test-core test-sqlite test-pg test-pg-stress deps \
         test-models demo bench install clean
 
 all: core cli sqlite pg convert
@@ -55,6 +56,7 @@ test: deps
 	$(MAKE) test-convert
 	$(MAKE) test-sqlite
 	$(MAKE) test-pg
+	$(MAKE) test-pg-stress
 	$(MAKE) test-cross
 	$(MAKE) fuzz-regress
 

@@ -6,7 +6,12 @@
  * mapped read-only so backends share its pages through the page cache.
  * When gpt.model (or gpt.model_dir) changes, or the file is replaced (by
  * rename: another inode), the next call opens the new file and releases the
- * old one.
+ * old one.  When the file is removed, the backend keeps the mapping it has
+ * (unlinking does not invalidate it) until the setting changes; a backend
+ * that has not opened it yet gets "does not exist".  Truncating or
+ * overwriting the file in place is the one unsafe change: pages past the
+ * new end raise SIGBUS in every backend that reads them (README,
+ * "Replacing a model file").
  *
  * Least privilege: a model is only read from gpt.model_dir.  The name is
  * resolved with realpath() (which follows every symbolic link) and the
@@ -34,6 +39,8 @@ typedef struct backend_model {
     gpt_model *model;       /* NULL until the first use */
     gpt_session *session;   /* NULL until a call needs one */
     char path[PATH_MAX];    /* resolved path of the open model */
+    char name[MAXPGPATH];   /* gpt.model and gpt.model_dir it was opened */
+    char dir[MAXPGPATH];    /* under, to recognise it once removed */
     dev_t dev;              /* identity of the file that was opened */
     ino_t ino;
     off_t size;
@@ -60,6 +67,8 @@ release_current(void)
     cur.session = NULL;
     cur.model = NULL;
     cur.path[0] = '\0';
+    cur.name[0] = '\0';
+    cur.dir[0] = '\0';
 }
 
 static void
@@ -118,9 +127,19 @@ raise_outside(const char *name)
              errhint("gpt.model must name a file inside gpt.model_dir.")));
 }
 
-/* Resolves gpt.model inside gpt.model_dir into resolved (PATH_MAX bytes)
- * and stats it, raising an error for anything not allowed. */
 static void
+raise_missing(const char *name)
+{
+    ereport(ERROR,
+            (errcode(ERRCODE_UNDEFINED_FILE),
+             errmsg("model file \"%s\" does not exist", name),
+             errhint("gpt.model must name a file inside gpt.model_dir.")));
+}
+
+/* Resolves gpt.model inside gpt.model_dir into resolved (PATH_MAX bytes)
+ * and stats it, raising an error for anything not allowed.  Returns false,
+ * without raising, when the file does not exist (the caller decides). */
+static bool
 resolve_model_path(char *resolved, struct stat *st)
 {
     const char *name = pggpt_model_name ? pggpt_model_name : "";
@@ -154,11 +173,7 @@ resolve_model_path(char *resolved, struct stat *st)
              * that errors do not reveal which files exist. */
             if (name[0] == '/' && !path_inside(joined, realdir))
                 raise_outside(name);
-            ereport(ERROR,
-                    (errcode(ERRCODE_UNDEFINED_FILE),
-                     errmsg("model file \"%s\" does not exist", name),
-                     errhint("gpt.model must name a file inside "
-                             "gpt.model_dir.")));
+            return false;
         }
         ereport(ERROR,
                 (errcode_for_file_access(),
@@ -179,6 +194,7 @@ resolve_model_path(char *resolved, struct stat *st)
                 (errcode(ERRCODE_WRONG_OBJECT_TYPE),
                  errmsg("model file \"%s\" is not a regular file", name),
                  errhint("gpt.model must name a GGUF file.")));
+    return true;
 }
 
 static bool
@@ -200,7 +216,15 @@ pggpt_get_model(void)
     gpt_status rc;
     struct timespec t0, t1;
 
-    resolve_model_path(resolved, &st);
+    if (!resolve_model_path(resolved, &st)) {
+        /* Removed since this backend opened it: the mapping stays valid,
+         * so keep using it rather than fail calls that worked a moment
+         * ago.  Only the same setting qualifies, never another name. */
+        if (cur.model && strcmp(pggpt_model_name, cur.name) == 0 &&
+            strcmp(pggpt_model_dir, cur.dir) == 0)
+            return cur.model;
+        raise_missing(pggpt_model_name);
+    }
     if (cur.model && strcmp(resolved, cur.path) == 0 && same_file(&st))
         return cur.model;
 
@@ -242,6 +266,8 @@ pggpt_get_model(void)
     release_current();
     cur.model = m;
     strlcpy(cur.path, resolved, sizeof cur.path);
+    strlcpy(cur.name, pggpt_model_name, sizeof cur.name);
+    strlcpy(cur.dir, pggpt_model_dir, sizeof cur.dir);
     cur.dev = st.st_dev;
     cur.ino = st.st_ino;
     cur.size = st.st_size;

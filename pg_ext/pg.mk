@@ -5,6 +5,9 @@
 #   make test-pg     install, then run pg_regress on a throwaway cluster
 #   make test-cross  the CLI, the SQLite module and the extension give
 #                    byte-identical results (tests/cross/run.sh)
+#   make test-pg-stress  pgbench with random cancels, 200 timed cancels,
+#                    model files changed under running backends
+#                    (tests/pg/stress.sh; about 3 minutes)
 #
 # The extension always links the plain build/libgptcore.a: a server that is
 # not built with sanitizers cannot load a sanitized library.
@@ -29,4 +32,13 @@ test-pg: install-pg
 test-cross: cli sqlite install-pg
 	PG_CONFIG=$(PG_CONFIG) PYTHON=$(PYTHON) bash tests/cross/run.sh
 
-.PHONY: install-pg test-cross
+# A libpq client: the cancel test times each cancel from the client side.
+PG_INCLUDEDIR = $(shell $(PG_CONFIG) --includedir)
+$(BUILD)/pg_cancel_test: tests/pg/stress/cancel_test.c
+	@mkdir -p $(BUILD)
+	$(CC) $(CFLAGS_BASE) $(CFLAGS) -I$(PG_INCLUDEDIR) $< -o $@ $(LDFLAGS_SAN) -lpq
+
+test-pg-stress: install-pg $(BUILD)/pg_cancel_test
+	PG_CONFIG=$(PG_CONFIG) PYTHON=$(PYTHON) BUILD=$(BUILD) bash tests/pg/stress.sh
+
+.PHONY: install-pg test-cross test-pg-stress

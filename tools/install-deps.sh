@@ -7,7 +7,9 @@
 # installed yet we ask it not to create one (no server is left running).
 set -eu
 
-PKGS="build-essential make libopenblas-dev postgresql-15 postgresql-server-dev-15
+# postgresql-15 also brings pgbench (tests/pg/stress.sh); libpq-dev is for
+# the cancel test's client (tests/pg/stress/cancel_test.c).
+PKGS="build-essential make libopenblas-dev postgresql-15 postgresql-server-dev-15 libpq-dev
 sqlite3 libsqlite3-dev python3 python3-numpy python3-regex unicode-data
 clang llvm libclang-rt-14-dev"
 
