@@ -68,18 +68,19 @@ hsum8_512(__m256 v)
     return _mm_cvtss_f32(_mm_add_ss(b, _mm_shuffle_ps(b, b, 1)));
 }
 
-#define RP 2 /* row pairs per tile: lanes 0-7 one row, 8-15 the next */
-#define TT 8 /* tokens per tile */
+#define RP 4 /* most row pairs per tile: lanes 0-7 one row, 8-15 the next */
+#define TT 8 /* most tokens per tile */
 
 /*
- * One tile: rows[0..2*RP) x tt tokens (tt <= TT, a constant after
- * inlining).  Per block, w holds both rows' 32 int8 weights; the
+ * One tile: rows[0..2*rp) x tt tokens (rp <= RP, tt <= TT, constants after
+ * inlining; 2 x 8 for prefill and batches, 4 x 1 for decode, where more
+ * rows in flight hide more memory latency).  Per block, w holds both rows' 32 int8 weights; the
  * activations are stored as q + 128 (unsigned, what vpdpbusd wants), so
  * vpdpbusd(-128 * sum of w, q + 128, w) is exactly the sum of w * q.
  */
 T512Q static INLINE void
 tile_512(const uint8_t *const rows[2 * RP], int nb, const uint8_t *xq,
-         size_t ldq, int tt, float out[TT][2 * RP], size_t pf)
+         size_t ldq, int rp, int tt, float out[TT][2 * RP], size_t pf)
 {
     const __m512i c80 = _mm512_set1_epi8((char)0x80), zero = _mm512_setzero_si512();
     const __m512i dperm = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
@@ -88,14 +89,14 @@ tile_512(const uint8_t *const rows[2 * RP], int nb, const uint8_t *xq,
 
     #pragma GCC unroll 8
     for (t = 0; t < tt; t++)
-        #pragma GCC unroll 2
-        for (p = 0; p < RP; p++)
+        #pragma GCC unroll 4
+        for (p = 0; p < rp; p++)
             acc[p][t] = _mm512_setzero_ps();
     for (b = 0; b < nb; b++) {
         __m512i w[RP], nc[RP];
         __m512 dw[RP];
-        #pragma GCC unroll 2
-        for (p = 0; p < RP; p++) {
+        #pragma GCC unroll 4
+        for (p = 0; p < rp; p++) {
             const uint8_t *b0 = rows[2 * p] + (size_t)b * 34, *b1 = rows[2 * p + 1] + (size_t)b * 34;
             uint16_t h0, h1;
             memcpy(&h0, b0, 2);
@@ -119,8 +120,8 @@ tile_512(const uint8_t *const rows[2 * RP], int nb, const uint8_t *xq,
             __m512 dx;
             memcpy(&dxs, qt + (size_t)nb * 32 + (size_t)b * 4, 4);
             dx = _mm512_set1_ps(dxs);
-            #pragma GCC unroll 2
-            for (p = 0; p < RP; p++) {
+            #pragma GCC unroll 4
+            for (p = 0; p < rp; p++) {
                 __m512 f = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(nc[p], xv, w[p]));
                 acc[p][t] = _mm512_fmadd_ps(_mm512_mul_ps(dw[p], dx), f, acc[p][t]);
             }
@@ -128,30 +129,32 @@ tile_512(const uint8_t *const rows[2 * RP], int nb, const uint8_t *xq,
     }
     #pragma GCC unroll 8
     for (t = 0; t < tt; t++)
-        #pragma GCC unroll 2
-        for (p = 0; p < RP; p++) {
+        #pragma GCC unroll 4
+        for (p = 0; p < rp; p++) {
             out[t][2 * p] = hsum8_512(_mm512_castps512_ps256(acc[p][t]));
             out[t][2 * p + 1] = hsum8_512(_mm256_castpd_ps(
                 _mm512_extractf64x4_pd(_mm512_castps_pd(acc[p][t]), 1)));
         }
 }
 
-/* Instances for each token count, so every loop above unrolls fully. */
-#define TILE512(N)                                                          \
-    T512Q static void tile_512_##N(const uint8_t *const rows[2 * RP], int nb, \
-                                   const uint8_t *xq, size_t ldq,           \
-                                   float out[TT][2 * RP], size_t pf)         \
+/* Instances for each shape, so every loop above unrolls fully. */
+#define TILE512(R, N)                                                       \
+    T512Q static void tile_512_##R##_##N(const uint8_t *const rows[2 * RP],  \
+                                         int nb, const uint8_t *xq,         \
+                                         size_t ldq, float out[TT][2 * RP], \
+                                         size_t pf)                         \
     {                                                                       \
-        tile_512(rows, nb, xq, ldq, N, out, pf);                            \
+        tile_512(rows, nb, xq, ldq, R, N, out, pf);                         \
     }
-TILE512(1)
-TILE512(2)
-TILE512(3)
-TILE512(4)
-TILE512(5)
-TILE512(6)
-TILE512(7)
-TILE512(8)
+TILE512(4, 1)
+TILE512(2, 1)
+TILE512(2, 2)
+TILE512(2, 3)
+TILE512(2, 4)
+TILE512(2, 5)
+TILE512(2, 6)
+TILE512(2, 7)
+TILE512(2, 8)
 
 typedef void (*tile512_fn)(const uint8_t *const *, int, const uint8_t *, size_t,
                            float (*)[2 * RP], size_t);
@@ -160,23 +163,26 @@ T512Q void
 gpt_matmul_q8_avx512(const gpt_matrix *W, const uint8_t *xq, size_t ldq, int T,
                      float *y, int ldy, int r0, int r1)
 {
-    static const tile512_fn tiles[TT + 1] = {NULL, tile_512_1, tile_512_2, tile_512_3,
-                                             tile_512_4, tile_512_5, tile_512_6,
-                                             tile_512_7, tile_512_8};
+    static const tile512_fn tiles[TT + 1] = {NULL, tile_512_2_1, tile_512_2_2,
+                                             tile_512_2_3, tile_512_2_4, tile_512_2_5,
+                                             tile_512_2_6, tile_512_2_7, tile_512_2_8};
     const uint8_t *base = W->data;
     size_t pf = T == 1 ? PF_ROWS * W->row_bytes : 0;
-    int nb = W->cols / 32, r, t, g;
+    int nb = W->cols / 32, step = T == 1 ? 2 * RP : 4, r, t, g;
 
-    for (r = r0; r < r1; r += 2 * RP) {
+    for (r = r0; r < r1; r += step) {
         const uint8_t *rows[2 * RP];
-        int nr = r1 - r < 2 * RP ? r1 - r : 2 * RP;
+        int nr = r1 - r < step ? r1 - r : step;
 
         for (g = 0; g < 2 * RP; g++)   /* pad a short tile with its last row */
             rows[g] = base + (size_t)(r + (g < nr ? g : nr - 1)) * W->row_bytes;
         for (t = 0; t < T; t += TT) {
             int tt = T - t < TT ? T - t : TT, i;
             float out[TT][2 * RP];
-            tiles[tt](rows, nb, xq + (size_t)t * ldq, ldq, out, pf);
+            if (T == 1)
+                tile_512_4_1(rows, nb, xq, ldq, out, pf);
+            else
+                tiles[tt](rows, nb, xq + (size_t)t * ldq, ldq, out, pf);
             for (i = 0; i < tt; i++)
                 for (g = 0; g < nr; g++)
                     y[(size_t)(t + i) * ldy + r + g] = out[i][g];
