@@ -36,6 +36,8 @@ typedef struct matmul_job {
     const gpt_matrix *W;
     const float *x;   /* [T][ldx] */
     int ldx, T;
+    const uint8_t *xq;/* Q8_0 W: x quantized, [T][ldq] */
+    size_t ldq;
     float *y;         /* [T][ldy] */
     int ldy;
     const float *bias;/* [rows] or NULL */
@@ -52,7 +54,10 @@ matmul_task(void *arg, int ith, int nth)
     gpt_split(j->W->rows, 16, ith, nth, &lo, &hi);
     if (lo >= hi)
         return;
-    j->k->matmul(j->W, j->x, j->ldx, j->T, j->y, j->ldy, lo, hi);
+    if (j->xq)
+        j->k->matmul_q8(j->W, j->xq, j->ldq, j->T, j->y, j->ldy, lo, hi);
+    else
+        j->k->matmul(j->W, j->x, j->ldx, j->T, j->y, j->ldy, lo, hi);
     for (t = 0; t < j->T; t++) {
         float *y = j->y + (size_t)t * j->ldy;
         switch (j->epilogue) {
@@ -74,11 +79,20 @@ matmul_task(void *arg, int ith, int nth)
     }
 }
 
+/* y[T][ldy] = x[T][W->cols] @ W^T, then the epilogue.  A Q8_0 W gets x
+ * quantized once here, on the calling thread, into the session's scratch;
+ * every thread's rows use that same copy. */
 static void
 matmul(gpt_session *s, const gpt_matrix *W, const float *x, int T, float *y,
-       const float *bias, int epilogue, float *dst)
+       int ldy, const float *bias, int epilogue, float *dst)
 {
-    matmul_job j = {s->kern, W, x, W->cols, T, y, W->rows, bias, epilogue, dst};
+    matmul_job j = {s->kern, W, x, W->cols, T, NULL, 0, y, ldy, bias, epilogue, dst};
+
+    if (W->type == GGML_Q8_0) {
+        j.ldq = gpt_q8x_stride(W->cols);
+        j.xq = s->xq;
+        s->kern->quantize(x, W->cols, T, W->cols, s->xq);
+    }
     gpt_pool_run(s->pool, matmul_task, &j);
 }
 
@@ -206,7 +220,7 @@ gpt_forward(gpt_session *s, const int32_t *ids, int T, const int *slot,
         for (t = 0; t < T; t++)
             layernorm(s->h + (size_t)t * d, s->x + (size_t)t * d, L->ln1_w,
                       L->ln1_b, d, m->norm_eps);
-        matmul(s, &L->qkv, s->h, T, s->qkv, L->qkv_b, EPI_BIAS, NULL);
+        matmul(s, &L->qkv, s->h, T, s->qkv, L->qkv.rows, L->qkv_b, EPI_BIAS, NULL);
         for (t = 0; t < T; t++) {
             const float *qkv = s->qkv + (size_t)t * 3 * d;
             size_t off = ((size_t)l * m->n_ctx + pos[t]) * d;
@@ -215,17 +229,14 @@ gpt_forward(gpt_session *s, const int32_t *ids, int T, const int *slot,
         }
         gpt_pool_run(s->pool, attn_task, &aj);
         /* x += attn @ Wproj^T + b (ff is free scratch here) */
-        matmul(s, &L->proj, s->h, T, s->ff, L->proj_b, EPI_BIAS_ADD_TO, s->x);
+        matmul(s, &L->proj, s->h, T, s->ff, L->proj.rows, L->proj_b, EPI_BIAS_ADD_TO, s->x);
         for (t = 0; t < T; t++)
             layernorm(s->h + (size_t)t * d, s->x + (size_t)t * d, L->ln2_w,
                       L->ln2_b, d, m->norm_eps);
-        matmul(s, &L->fc, s->h, T, s->ff, L->fc_b, EPI_BIAS_GELU, NULL);
+        matmul(s, &L->fc, s->h, T, s->ff, L->fc.rows, L->fc_b, EPI_BIAS_GELU, NULL);
         /* qkv is free scratch now ([T][3d] >= [T][d]) */
-        {
-            matmul_job j = {s->kern, &L->fc_proj, s->ff, m->n_ff, T, s->qkv,
-                            d, L->fc_proj_b, EPI_BIAS_ADD_TO, s->x};
-            gpt_pool_run(s->pool, matmul_task, &j);
-        }
+        matmul(s, &L->fc_proj, s->ff, T, s->qkv, d, L->fc_proj_b,
+               EPI_BIAS_ADD_TO, s->x);
     }
     for (t = 0; t < T; t++) {
         gpt_kv *kv = &s->kv[slot[t]];
@@ -236,12 +247,14 @@ gpt_forward(gpt_session *s, const int32_t *ids, int T, const int *slot,
     if (logits_mode == GPT_LOGITS_LAST) {
         layernorm(s->h, s->x + (size_t)(T - 1) * d, m->lnf_w, m->lnf_b, d,
                   m->norm_eps);
-        matmul(s, &m->output, s->h, 1, s->logits, NULL, EPI_BIAS, NULL);
+        matmul(s, &m->output, s->h, 1, s->logits, m->output.rows, NULL,
+               EPI_BIAS, NULL);
     } else if (logits_mode == GPT_LOGITS_ALL) {
         for (t = 0; t < T; t++)
             layernorm(s->h + (size_t)t * d, s->x + (size_t)t * d, m->lnf_w,
                       m->lnf_b, d, m->norm_eps);
-        matmul(s, &m->output, s->h, T, s->all_logits, NULL, EPI_BIAS, NULL);
+        matmul(s, &m->output, s->h, T, s->all_logits, m->output.rows, NULL,
+               EPI_BIAS, NULL);
     }
     return GPT_OK;
 }

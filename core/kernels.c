@@ -95,46 +95,20 @@ dot_float_row(const gpt_matrix *W, const uint8_t *row, const float *x)
     return gpt_reduce16(s);
 }
 
-/* Canonical dot product for Q8_0 rows (cols % 32 == 0). */
-static float
-dot_q8_0_row(const gpt_matrix *W, const uint8_t *row, const float *x)
-{
-    float A[16] = {0}, B[16] = {0}, s[16];
-    int nb = W->cols / 32, b, j;
-
-    for (b = 0; b < nb; b++) {
-        const uint8_t *blk = row + (size_t)b * 34;
-        const float *xb = x + b * 32;
-        float *acc = (b & 1) ? B : A;
-        uint16_t h;
-        float d;
-
-        memcpy(&h, blk, 2);
-        d = gpt_f16_to_f32(h);
-        for (j = 0; j < 16; j++) {
-            float t = (float)(int8_t)blk[2 + j] * xb[j];
-            t = fmaf((float)(int8_t)blk[2 + 16 + j], xb[16 + j], t);
-            acc[j] = fmaf(t, d, acc[j]);
-        }
-    }
-    for (j = 0; j < 16; j++)
-        s[j] = A[j] + B[j];
-    return gpt_reduce16(s);
-}
-
 static void
 matmul_generic(const gpt_matrix *W, const float *x, int ldx, int T, float *y,
                int ldy, int r0, int r1)
 {
     int r, t;
 
+    if (W->type == GGML_Q8_0) {
+        gpt_matmul_q8_float(&gpt_kernels_generic_impl, W, x, ldx, T, y, ldy, r0, r1);
+        return;
+    }
     for (r = r0; r < r1; r++) {
         const uint8_t *row = (const uint8_t *)W->data + (size_t)r * W->row_bytes;
         for (t = 0; t < T; t++)
-            y[(size_t)t * ldy + r] =
-                W->type == GGML_Q8_0
-                    ? dot_q8_0_row(W, row, x + (size_t)t * ldx)
-                    : dot_float_row(W, row, x + (size_t)t * ldx);
+            y[(size_t)t * ldy + r] = dot_float_row(W, row, x + (size_t)t * ldx);
     }
 }
 
@@ -201,9 +175,9 @@ gelu_generic(float *y, const float *bias, int n)
         y[i] = gelu_one(y[i], bias[i]);
 }
 
-const gpt_kernels gpt_kernels_generic_impl = {"generic", matmul_generic,
-                                              dot_generic, axpy_generic,
-                                              gelu_generic, NULL, NULL};
+const gpt_kernels gpt_kernels_generic_impl = {
+    "generic", matmul_generic, dot_generic, axpy_generic, gelu_generic, NULL,
+    NULL, gpt_quantize_generic, gpt_matmul_q8_generic};
 
 static const gpt_kernels *best;
 static pthread_once_t best_once = PTHREAD_ONCE_INIT;
@@ -218,6 +192,17 @@ has_f16c(void)
     return __get_cpuid(1, &a, &b, &c, &d) && ((c >> 29) & 1);
 }
 
+/* AVX512_VNNI from CPUID leaf 7 (ECX bit 11), for the same reason. */
+static int
+has_avx512vnni(void)
+{
+    unsigned a, b, c, d;
+
+    return __get_cpuid_count(7, 0, &a, &b, &c, &d) && ((c >> 11) & 1);
+}
+
+/* The AVX-512 set needs VNNI for its Q8_0 products (vpdpbusd); a CPU with
+ * AVX-512 but without VNNI runs the AVX2 set. */
 static int
 cpu_has(const char *name)
 {
@@ -225,6 +210,7 @@ cpu_has(const char *name)
         return __builtin_cpu_supports("avx512f") &&
                __builtin_cpu_supports("avx512bw") &&
                __builtin_cpu_supports("avx512vl") && has_f16c() &&
+               has_avx512vnni() &&
                __builtin_cpu_supports("fma");
     if (strcmp(name, "avx2") == 0)
         return __builtin_cpu_supports("avx2") &&

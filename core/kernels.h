@@ -1,14 +1,34 @@
 /*
  * kernels.h - the matrix kernels of the forward pass.
  *
- * Every output is one dot product computed in one canonical order, whatever
- * the CPU path (AVX-512, AVX2, portable C), the thread split or the number
- * of tokens in the call: 16 lanes, lane j accumulating elements j, j+16, ...
- * with fused multiply-adds into two accumulators (even and odd 16-element
- * chunks, or even and odd 32-weight blocks for Q8_0), summed lane-wise and
- * then reduced by a fixed tree (16 -> 8 -> 4 -> 2 -> 1).  This is what makes
- * logits bit-identical for any thread count, batch or cache state, and the
- * same on every x86-64 machine.
+ * Every output is computed in one canonical order, whatever the CPU path
+ * (AVX-512, AVX2, portable C), the thread split or the number of tokens in
+ * the call.  This is what makes logits bit-identical for any thread count,
+ * batch or cache state, and the same on every x86-64 machine.
+ *
+ * F32, F16, BF16 weights (and the attention dot products): 16 lanes, lane
+ * j accumulating elements j, j+16, ... with fused multiply-adds into two
+ * accumulators (even and odd 16-element chunks), summed lane-wise and then
+ * reduced by a fixed tree (16 -> 8 -> 4 -> 2 -> 1, gpt_reduce16).
+ *
+ * Q8_0 weights (int8 path, like llama.cpp's): the input vector is itself
+ * quantized to 8 bits per 32-element block, once per matrix product, and
+ * the products are exact integer sums.  For each block b of 32 floats x:
+ *   amax = the largest |x[i]| (NaN if any is NaN);
+ *   d_x  = amax / 127                                 (IEEE float division)
+ *   id   = amax >= 2^-100 ? 127 / amax : 0            (tinier blocks -> 0s)
+ *   q[i] = x[i] * id (float multiply) rounded to the nearest integer, ties
+ *          to even (the current rounding mode, i.e. cvtps2dq), clamped to
+ *          [-127, 127]; a NaN product gives -127.
+ * A weight row is blocks of (f16 d_w, 32 int8 w).  The dot product keeps 8
+ * lanes; lane j (0..7) of block b takes
+ *   p = sum over k = 0..3 of w[4j+k] * q[4j+k]        (exact in int32)
+ *   acc[j] = fma(d_w * d_x (float multiply), (float)p, acc[j])
+ * for b = 0, 1, ... in order, from acc = +0; then the fixed tree
+ * 8 -> 4 -> 2 -> 1 (gpt_reduce8).  (float)p is exact (|p| < 2^16).  The
+ * integer sums may be formed in any way (vpdpbusd with an offset, maddubs
+ * with the sign trick): they are exact, so only the float steps above fix
+ * the bits.
  */
 #ifndef GPT_KERNELS_H
 #define GPT_KERNELS_H
@@ -39,15 +59,44 @@ typedef void (*gpt_scores_fn)(const float *q, const float *rows, size_t stride,
 typedef void (*gpt_mix_fn)(const float *w, const float *rows, size_t stride,
                            int n, int len, float *acc);
 
+/* Q8_0 activations: T vectors of n floats (n % 32 == 0, stride ldx)
+ * quantized as above into xq, gpt_q8x_stride(n) bytes per vector: n bytes
+ * q + 128 (so 1..255), then n / 32 floats d_x. */
+typedef void (*gpt_quantize_fn)(const float *x, int ldx, int T, int n,
+                                uint8_t *xq);
+/* y[t*ldy + r] = dot(W[r], quantized vector t) for Q8_0 W, r in [r0, r1). */
+typedef void (*gpt_matmul_q8_fn)(const gpt_matrix *W, const uint8_t *xq,
+                                 size_t ldq, int T, float *y, int ldy, int r0,
+                                 int r1);
+
 typedef struct gpt_kernels {
     const char *name;        /* "avx512", "avx2", "generic" */
-    gpt_matmul_fn matmul;
+    gpt_matmul_fn matmul;    /* any weight type (Q8_0: quantizes x itself,
+                                for tests and benchmarks) */
     gpt_dot_fn dot;
     gpt_axpy_fn axpy;
     gpt_gelu_fn gelu;
     gpt_scores_fn scores;    /* NULL: loop over dot */
     gpt_mix_fn mix;          /* NULL: loop over axpy */
+    gpt_quantize_fn quantize;
+    gpt_matmul_q8_fn matmul_q8;
 } gpt_kernels;
+
+#define GPT_Q8X_TINY 0x1p-100f
+/* Bytes per quantized vector of n floats (a multiple of 64). */
+size_t gpt_q8x_stride(int n);
+/* id of the quantization above. */
+static inline float
+gpt_q8x_inv_scale(float amax)
+{
+    return amax >= GPT_Q8X_TINY ? 127.0f / amax : 0.0f;
+}
+/* matmul for Q8_0 W from float x: quantizes into a temporary buffer (for
+ * tests and benchmarks; the forward pass quantizes into session scratch).
+ * Out of memory: y gets NaNs. */
+void gpt_matmul_q8_float(const gpt_kernels *k, const gpt_matrix *W,
+                         const float *x, int ldx, int T, float *y, int ldy,
+                         int r0, int r1);
 
 /* Constants of the canonical GELU (see gelu_one in kernels.c). */
 #define GPT_GELU_K 0.044715f
@@ -86,6 +135,27 @@ gpt_reduce16(float s[16])
     for (i = 0; i < 2; i++) s[i] += s[i + 2];
     return s[0] + s[1];
 }
+
+/* The canonical 8-lane tree reduction of the Q8_0 path. */
+static inline float
+gpt_reduce8(float s[8])
+{
+    int i;
+    for (i = 0; i < 4; i++) s[i] += s[i + 4];
+    for (i = 0; i < 2; i++) s[i] += s[i + 2];
+    return s[0] + s[1];
+}
+
+/* The Q8_0 halves of each kernel set (kernels_q8.c, kernels_q8_x86.c). */
+void gpt_quantize_generic(const float *x, int ldx, int T, int n, uint8_t *xq);
+void gpt_matmul_q8_generic(const gpt_matrix *W, const uint8_t *xq, size_t ldq,
+                           int T, float *y, int ldy, int r0, int r1);
+void gpt_quantize_avx512(const float *x, int ldx, int T, int n, uint8_t *xq);
+void gpt_matmul_q8_avx512(const gpt_matrix *W, const uint8_t *xq, size_t ldq,
+                          int T, float *y, int ldy, int r0, int r1);
+void gpt_quantize_avx2(const float *x, int ldx, int T, int n, uint8_t *xq);
+void gpt_matmul_q8_avx2(const gpt_matrix *W, const uint8_t *xq, size_t ldq,
+                        int T, float *y, int ldy, int r0, int r1);
 
 /* Implementations, one per file. */
 extern const gpt_kernels gpt_kernels_generic_impl;

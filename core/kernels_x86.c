@@ -13,6 +13,7 @@
  * Rows are processed in groups (4 for AVX-512, 2 for AVX2) so each loaded
  * x chunk feeds several rows; for T > 1 the group's rows stay in L1/L2 while
  * every token reuses them, so the weights stream from memory once per call.
+ * Q8_0 weights take the int8 path of kernels_q8_x86.c.
  */
 #include <immintrin.h>
 #include <string.h>
@@ -106,58 +107,6 @@ float_group_512(const gpt_matrix *W, const uint8_t *rows[G512], const float *x,
         out[g] = hsum512(_mm512_add_ps(A[g], B[g]));
 }
 
-T512 static inline __m512
-q8_block_dot_512(const uint8_t *blk, __m512 x0, __m512 x1)
-{
-    __m512 w0 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(blk + 2))));
-    __m512 w1 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(blk + 18))));
-    return _mm512_fmadd_ps(w1, x1, _mm512_mul_ps(w0, x0));
-}
-
-T512 static inline __m512
-q8_scale_512(const uint8_t *blk)
-{
-    uint16_t h;
-    memcpy(&h, blk, 2);
-    return _mm512_set1_ps(_cvtsh_ss(h));
-}
-
-T512 static void
-q8_group_512(const gpt_matrix *W, const uint8_t *rows[G512], const float *x,
-             float out[G512])
-{
-    __m512 A[G512], B[G512];
-    int nb = W->cols / 32, b, g;
-    size_t pf = PREFETCH_ROWS * W->row_bytes;
-
-    #pragma GCC unroll 4
-
-    for (g = 0; g < G512; g++)
-        A[g] = B[g] = _mm512_setzero_ps();
-    for (b = 0; b + 1 < nb; b += 2) {
-        __m512 x0 = _mm512_loadu_ps(x + b * 32), x1 = _mm512_loadu_ps(x + b * 32 + 16);
-        __m512 x2 = _mm512_loadu_ps(x + b * 32 + 32), x3 = _mm512_loadu_ps(x + b * 32 + 48);
-        #pragma GCC unroll 4
-        for (g = 0; g < G512; g++) {
-            const uint8_t *b0 = rows[g] + (size_t)b * 34, *b1 = b0 + 34;
-            prefetch_ahead(rows[g], pf, (size_t)b * 34);
-            A[g] = _mm512_fmadd_ps(q8_block_dot_512(b0, x0, x1), q8_scale_512(b0), A[g]);
-            B[g] = _mm512_fmadd_ps(q8_block_dot_512(b1, x2, x3), q8_scale_512(b1), B[g]);
-        }
-    }
-    if (b < nb) {
-        __m512 x0 = _mm512_loadu_ps(x + b * 32), x1 = _mm512_loadu_ps(x + b * 32 + 16);
-        #pragma GCC unroll 4
-        for (g = 0; g < G512; g++) {
-            const uint8_t *b0 = rows[g] + (size_t)b * 34;
-            A[g] = _mm512_fmadd_ps(q8_block_dot_512(b0, x0, x1), q8_scale_512(b0), A[g]);
-        }
-    }
-    #pragma GCC unroll 4
-    for (g = 0; g < G512; g++)
-        out[g] = hsum512(_mm512_add_ps(A[g], B[g]));
-}
-
 T512 static void
 matmul_avx512(const gpt_matrix *W, const float *x, int ldx, int T, float *y,
               int ldy, int r0, int r1)
@@ -165,6 +114,10 @@ matmul_avx512(const gpt_matrix *W, const float *x, int ldx, int T, float *y,
     const uint8_t *base = W->data;
     int r, t, g;
 
+    if (W->type == GGML_Q8_0) {
+        gpt_matmul_q8_float(&gpt_kernels_avx512_impl, W, x, ldx, T, y, ldy, r0, r1);
+        return;
+    }
     for (r = r0; r < r1; r += G512) {
         const uint8_t *rows[G512];
         int nr = r1 - r < G512 ? r1 - r : G512;
@@ -175,10 +128,7 @@ matmul_avx512(const gpt_matrix *W, const float *x, int ldx, int T, float *y,
         for (g = 0; g < G512; g++)   /* pad a short group with its last row */
             rows[g] = base + (size_t)(r + (g < nr ? g : nr - 1)) * W->row_bytes;
         for (t = 0; t < T; t++) {
-            if (W->type == GGML_Q8_0)
-                q8_group_512(W, rows, x + (size_t)t * ldx, out);
-            else
-                float_group_512(W, rows, x + (size_t)t * ldx, out);
+            float_group_512(W, rows, x + (size_t)t * ldx, out);
             for (g = 0; g < nr; g++)
                 y[(size_t)t * ldy + r + g] = out[g];
         }
@@ -309,10 +259,9 @@ mix_avx512(const float *w, const float *rows, size_t stride, int n, int len,
         axpy_avx512(w[j], rows + (size_t)j * stride, acc, len);
 }
 
-const gpt_kernels gpt_kernels_avx512_impl = {"avx512", matmul_avx512,
-                                             dot_avx512, axpy_avx512,
-                                             gelu_avx512, scores_avx512,
-                                             mix_avx512};
+const gpt_kernels gpt_kernels_avx512_impl = {
+    "avx512", matmul_avx512, dot_avx512, axpy_avx512, gelu_avx512,
+    scores_avx512, mix_avx512, gpt_quantize_avx512, gpt_matmul_q8_avx512};
 
 /* ---------------------------------------------------------------- AVX2 */
 
@@ -414,52 +363,6 @@ float_group_256(const gpt_matrix *W, const uint8_t *rows[G256], const float *x,
     }
 }
 
-T256 static inline __m256
-i8x8_to_ps(const uint8_t *p)
-{
-    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)p)));
-}
-
-T256 static void
-q8_group_256(const gpt_matrix *W, const uint8_t *rows[G256], const float *x,
-             float out[G256])
-{
-    v16 A[G256], B[G256];
-    int nb = W->cols / 32, b, g;
-    size_t pf = PREFETCH_ROWS * W->row_bytes;
-
-    #pragma GCC unroll 4
-
-    for (g = 0; g < G256; g++)
-        A[g].lo = A[g].hi = B[g].lo = B[g].hi = _mm256_setzero_ps();
-    for (b = 0; b < nb; b++) {
-        const float *xb = x + b * 32;
-        __m256 x0 = _mm256_loadu_ps(xb), x1 = _mm256_loadu_ps(xb + 8);
-        __m256 x2 = _mm256_loadu_ps(xb + 16), x3 = _mm256_loadu_ps(xb + 24);
-        #pragma GCC unroll 4
-        for (g = 0; g < G256; g++) {
-            const uint8_t *blk = rows[g] + (size_t)b * 34;
-            v16 *acc = (b & 1) ? &B[g] : &A[g];
-            uint16_t h;
-            prefetch_ahead(rows[g], pf, (size_t)b * 34);
-            __m256 d, tl, th;
-
-            memcpy(&h, blk, 2);
-            d = _mm256_set1_ps(_cvtsh_ss(h));
-            /* lanes 0-7: q[0..7]*x[0..7] + q[16..23]*x[16..23]; lanes 8-15 likewise */
-            tl = _mm256_fmadd_ps(i8x8_to_ps(blk + 18), x2, _mm256_mul_ps(i8x8_to_ps(blk + 2), x0));
-            th = _mm256_fmadd_ps(i8x8_to_ps(blk + 26), x3, _mm256_mul_ps(i8x8_to_ps(blk + 10), x1));
-            acc->lo = _mm256_fmadd_ps(tl, d, acc->lo);
-            acc->hi = _mm256_fmadd_ps(th, d, acc->hi);
-        }
-    }
-    #pragma GCC unroll 4
-    for (g = 0; g < G256; g++) {
-        v16 s = {_mm256_add_ps(A[g].lo, B[g].lo), _mm256_add_ps(A[g].hi, B[g].hi)};
-        out[g] = hsum256x2(s);
-    }
-}
-
 T256 static void
 matmul_avx2(const gpt_matrix *W, const float *x, int ldx, int T, float *y,
             int ldy, int r0, int r1)
@@ -467,6 +370,10 @@ matmul_avx2(const gpt_matrix *W, const float *x, int ldx, int T, float *y,
     const uint8_t *base = W->data;
     int r, t, g;
 
+    if (W->type == GGML_Q8_0) {
+        gpt_matmul_q8_float(&gpt_kernels_avx2_impl, W, x, ldx, T, y, ldy, r0, r1);
+        return;
+    }
     for (r = r0; r < r1; r += G256) {
         const uint8_t *rows[G256];
         int nr = r1 - r < G256 ? r1 - r : G256;
@@ -477,10 +384,7 @@ matmul_avx2(const gpt_matrix *W, const float *x, int ldx, int T, float *y,
         for (g = 0; g < G256; g++)
             rows[g] = base + (size_t)(r + (g < nr ? g : nr - 1)) * W->row_bytes;
         for (t = 0; t < T; t++) {
-            if (W->type == GGML_Q8_0)
-                q8_group_256(W, rows, x + (size_t)t * ldx, out);
-            else
-                float_group_256(W, rows, x + (size_t)t * ldx, out);
+            float_group_256(W, rows, x + (size_t)t * ldx, out);
             for (g = 0; g < nr; g++)
                 y[(size_t)t * ldy + r + g] = out[g];
         }
@@ -564,12 +468,13 @@ gelu_avx2(float *y, const float *bias, int n)
     }
 }
 
-const gpt_kernels gpt_kernels_avx2_impl = {"avx2", matmul_avx2, dot_avx2,
-                                           axpy_avx2, gelu_avx2, NULL, NULL};
+const gpt_kernels gpt_kernels_avx2_impl = {
+    "avx2", matmul_avx2, dot_avx2, axpy_avx2, gelu_avx2, NULL, NULL,
+    gpt_quantize_avx2, gpt_matmul_q8_avx2};
 
 #else /* not x86: only the portable kernels exist */
 
-const gpt_kernels gpt_kernels_avx512_impl = {"generic", NULL, NULL, NULL, NULL, NULL, NULL};
-const gpt_kernels gpt_kernels_avx2_impl = {"generic", NULL, NULL, NULL, NULL, NULL, NULL};
+const gpt_kernels gpt_kernels_avx512_impl = {"generic", NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+const gpt_kernels gpt_kernels_avx2_impl = {"generic", NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
 
 #endif

@@ -11,6 +11,23 @@
 
 /* --------------------------------------------------------------- sessions */
 
+/* Whether any matrix product of the model takes the int8 path. */
+static int
+has_q8_0(const gpt_model *m)
+{
+    int l;
+
+    if (m->output.type == GGML_Q8_0)
+        return 1;
+    for (l = 0; l < m->n_layer; l++) {
+        const gpt_layer *L = &m->layers[l];
+        if (L->qkv.type == GGML_Q8_0 || L->proj.type == GGML_Q8_0 ||
+            L->fc.type == GGML_Q8_0 || L->fc_proj.type == GGML_Q8_0)
+            return 1;
+    }
+    return 0;
+}
+
 GPT_API int
 gpt_default_threads(void)
 {
@@ -43,7 +60,10 @@ gpt_session_new(gpt_model *m, gpt_session **out, gpt_error *err)
     s->qkv = gpt_calloc(GPT_CHUNK * 3 * d, sizeof(float));
     s->ff = gpt_calloc(GPT_CHUNK * ffw, sizeof(float));
     s->logits = gpt_calloc((size_t)m->n_vocab, sizeof(float));
-    if (!s->x || !s->h || !s->qkv || !s->ff || !s->logits) {
+    if (has_q8_0(m))
+        s->xq = gpt_malloc(GPT_CHUNK * gpt_q8x_stride((int)ffw));
+    if (!s->x || !s->h || !s->qkv || !s->ff || !s->logits ||
+        (!s->xq && has_q8_0(m))) {
         gpt_session_free(s);
         return gpt_set_error(err, GPT_ERR_NOMEM,
                              "out of memory allocating a session");
@@ -70,6 +90,7 @@ gpt_session_free(gpt_session *s)
     gpt_free(s->h);
     gpt_free(s->qkv);
     gpt_free(s->ff);
+    gpt_free(s->xq);
     gpt_free(s->scores);
     gpt_free(s->logits);
     gpt_free(s->all_logits);

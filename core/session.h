@@ -60,6 +60,9 @@ struct gpt_session {
     float *h;        /* [CHUNK][n_embd] normed input / attention output */
     float *qkv;      /* [CHUNK][3*n_embd] */
     float *ff;       /* [CHUNK][n_ff] */
+    uint8_t *xq;     /* [CHUNK][gpt_q8x_stride(max(n_embd, n_ff))] input
+                        of a Q8_0 matrix product, quantized (kernels.h);
+                        NULL when the model has no Q8_0 matrix */
     float *scores;   /* [n_threads][n_ctx] attention weights */
     int scores_threads;
     float *logits;   /* [n_vocab] of the last position */

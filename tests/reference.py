@@ -4,7 +4,9 @@
 The C core is checked against this file.  It shares no code with the core:
 it reads GGUF through tools/gguf.py (weights dequantized to float32, then
 widened to float64) or a Hugging Face checkpoint folder through its own
-small safetensors reader, and computes GPT-2 top to bottom:
+small safetensors reader, and computes GPT-2 top to bottom (with Q8_0
+weights, the input of each matrix product is first rounded to 8 bits per
+32-element block, as llama.cpp and the core do: see linear() below):
 
     x = wte[ids] + wpe[0..T-1]
     per layer:  x += attn(ln_1(x));  x += mlp(ln_2(x))
@@ -48,10 +50,12 @@ class Model:
     """Hyper-parameters and float64 weights in GGUF naming/layout:
     matrices are (out, in), i.e. y = x @ W.T + b."""
 
-    def __init__(self, n_vocab, n_embd, n_head, n_layer, n_ctx, eps, w):
+    def __init__(self, n_vocab, n_embd, n_head, n_layer, n_ctx, eps, w,
+                 q8=()):
         self.n_vocab, self.n_embd, self.n_head = n_vocab, n_embd, n_head
         self.n_layer, self.n_ctx, self.eps = n_layer, n_ctx, eps
         self.w = w
+        self.q8 = set(q8)   # names of the matrices stored as Q8_0
 
 
 # ------------------------------------------------------------- loading
@@ -63,12 +67,14 @@ def load_gguf(path):
     if arch != "gpt2":
         raise SystemExit("%s: architecture %r is not gpt2" % (path, arch))
     w = {name: r.tensor(name).astype(np.float64) for name in r.tensors}
+    q8 = [name for name, t in r.tensors.items() if t.ggml_type == gguf.GGML_Q8_0]
     n_vocab, n_embd = w["token_embd.weight"].shape
     return Model(n_vocab=n_vocab, n_embd=n_embd,
                  n_head=int(md["gpt2.attention.head_count"]),
                  n_layer=int(md["gpt2.block_count"]),
                  n_ctx=int(md["gpt2.context_length"]),
-                 eps=float(md["gpt2.attention.layer_norm_epsilon"]), w=w)
+                 eps=float(md["gpt2.attention.layer_norm_epsilon"]), w=w,
+                 q8=q8)
 
 
 def read_safetensors(path):
@@ -132,6 +138,27 @@ def load_hf(d):
 
 # ------------------------------------------------------------- forward
 
+def quantize_q8_act(x):
+    """Rounds the rows of x (T, k*32) to Q8_0 activations, from the
+    definition: per block of 32, amax = max |x|, d = amax / 127,
+    q = round-half-even(x * 127 / amax) in [-127, 127] (blocks with
+    amax < 2^-100 become zeros), value q * d."""
+    T, n = x.shape
+    b = x.reshape(T, n // 32, 32)
+    amax = np.abs(b).max(axis=-1, keepdims=True)
+    ok = amax >= 2.0 ** -100
+    scale = np.where(ok, 127.0 / np.where(ok, amax, 1.0), 0.0)
+    q = np.clip(np.rint(b * scale), -127, 127)     # np.rint: ties to even
+    return (q * (amax / 127.0)).reshape(T, n)
+
+
+def linear(m, x, name):
+    """x @ W.T for the matrix `name`; a Q8_0 matrix sees x quantized."""
+    if name in m.q8:
+        x = quantize_q8_act(x)
+    return x @ m.w[name].T
+
+
 def layernorm(x, g, b, eps):
     # x: (T, E); normalize each row over E, biased variance
     mean = x.mean(axis=-1, keepdims=True)
@@ -152,7 +179,7 @@ def attention(m, h, layer):
     T, E = h.shape
     H = m.n_head
     D = E // H
-    qkv = h @ w[p + "attn_qkv.weight"].T + w[p + "attn_qkv.bias"]  # (T, 3E)
+    qkv = linear(m, h, p + "attn_qkv.weight") + w[p + "attn_qkv.bias"]  # (T, 3E)
     q, k, v = qkv[:, :E], qkv[:, E:2 * E], qkv[:, 2 * E:]
     # (T, E) -> (H, T, D)
     q = q.reshape(T, H, D).transpose(1, 0, 2)
@@ -166,13 +193,13 @@ def attention(m, h, layer):
     att = att / att.sum(axis=-1, keepdims=True)
     y = att @ v                                                   # (H, T, D)
     y = y.transpose(1, 0, 2).reshape(T, E)
-    return y @ w[p + "attn_output.weight"].T + w[p + "attn_output.bias"]
+    return linear(m, y, p + "attn_output.weight") + w[p + "attn_output.bias"]
 
 
 def mlp(m, h, layer):
     w, p = m.w, "blk.%d." % layer
-    u = gelu(h @ w[p + "ffn_up.weight"].T + w[p + "ffn_up.bias"])  # (T, F)
-    return u @ w[p + "ffn_down.weight"].T + w[p + "ffn_down.bias"]
+    u = gelu(linear(m, h, p + "ffn_up.weight") + w[p + "ffn_up.bias"])  # (T, F)
+    return linear(m, u, p + "ffn_down.weight") + w[p + "ffn_down.bias"]
 
 
 def forward(m, ids, all_positions=False):
@@ -194,8 +221,8 @@ def forward(m, ids, all_positions=False):
     if not all_positions:
         x = x[-1:]
     x = layernorm(x, w["output_norm.weight"], w["output_norm.bias"], m.eps)
-    head = w.get("output.weight", w["token_embd.weight"])          # (V, E)
-    logits = x @ head.T                                              # (T, V)
+    head = "output.weight" if "output.weight" in w else "token_embd.weight"
+    logits = linear(m, x, head)                                      # (T, V)
     return logits if all_positions else logits[0]
 
 

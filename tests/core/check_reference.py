@@ -4,8 +4,14 @@
 For each test model and prompt, runs the CLI (build/gpt) and
 tests/reference.py (float64 numpy, sharing no code with the core) and checks:
   - last-position logits: max |ours - ref| / max |ref| <= 1e-4 (F32, F16 and
-    Q8_0 alike: the reference dequantizes the very same stored weights, so
-    the only difference is float32 vs float64 arithmetic);
+    Q8_0 alike: the reference dequantizes the very same stored weights and,
+    for Q8_0 matrices, rounds their inputs to 8 bits per block from the
+    definition, as the core's int8 path does; so the only difference is
+    float32 vs float64 arithmetic.  Measured on tiny-q8_0: ~1.5e-7 with
+    that emulation, ~1.3e-2 without it, so the bound still tells them
+    apart.  Not usable on the 124M-shaped random model: there the rounding
+    is chaotic, 1e-7 relative noise before each rounding moves the
+    reference's own logits by ~1.3e-2, and ours differ from it by ~7e-3);
   - 32 greedy tokens identical (compared as text);
   - per-token log-probabilities within 1e-3;
   - the top 5 next tokens: same ids, probabilities within 1e-4.

@@ -2,7 +2,11 @@
  * test_session.c - behaviour of the core's model, sessions and generation on
  * a real GGUF test model (argv[1]):
  *   - every kernel path this CPU has (AVX-512, AVX2, portable) gives
- *     bit-identical matrix products, for F32, F16, BF16 and Q8_0 rows;
+ *     bit-identical matrix products, for F32, F16, BF16 and Q8_0 rows, and
+ *     the same Q8_0 activation quantization, which follows its definition
+ *     (kernels.h) on hand-picked values (ties, zeros, tiny, NaN, inf);
+ *   - whole sessions on every path give bit-identical logits, for 1 to 4
+ *     threads and token by token;
  *   - logits are bit-identical for 1, 2, 3 and 4 threads;
  *   - incremental decoding with the KV cache (and prefix reuse) gives the
  *     same logits, bit for bit, as a fresh session on the whole sequence;
@@ -19,6 +23,7 @@
 
 #include "gpt.h"
 #include "kernels.h"
+#include "session.h"  /* to run a session on a chosen kernel path */
 
 static int passed, failed;
 
@@ -202,6 +207,223 @@ test_kernels(void)
             free(y1);
         }
 #undef RND
+}
+
+/* ---- the int8 path of Q8_0 weights ---- */
+
+static const char *const simd_paths[] = {"avx512", "avx2"};
+
+static float
+f32_bits(uint32_t u)
+{
+    union { uint32_t u; float f; } v = {u};
+    return v.f;
+}
+
+static void
+test_q8_quantize(void)
+{
+    enum { NB = 8, N = 32 * NB, T = 3 };
+    const gpt_kernels *ref = gpt_kernels_generic();
+    size_t ldq = gpt_q8x_stride(N);
+    uint8_t *q0 = calloc(T, ldq), *q1 = calloc(T, ldq);
+    float x[T * N], d[NB];
+    unsigned seed = 99;
+    int i, pi;
+
+#define RND() ((seed = seed * 1103515245u + 12345u), ((int)((seed >> 8) & 0xffff) - 32768) / 32768.0f)
+    for (i = 0; i < T * N; i++)
+        x[i] = RND() * (float)(1 + i % 37) * (i >= N ? 3.0f : 0.0f);
+    /* block 0: amax 127, so id = 1 and q = x rounded half to even */
+    x[0] = 127.0f; x[1] = 2.5f; x[2] = 3.5f; x[3] = -2.5f; x[4] = -0.0f;
+    x[5] = 0.49999997f; x[6] = -127.0f; x[7] = 126.5f; x[8] = 1.5f;
+    /* block 1 zeros; block 2 below 2^-100 (zeros, d kept); block 3 a NaN;
+     * block 4 an inf; block 5 subnormals; block 6 wide range; 7 ties */
+    x[2 * 32 + 3] = 1e-35f;
+    x[3 * 32 + 5] = NAN;
+    x[3 * 32 + 6] = 1.0f;
+    x[4 * 32 + 7] = INFINITY;
+    x[4 * 32 + 8] = -3.0f;
+    x[5 * 32 + 1] = f32_bits(5);
+    x[5 * 32 + 2] = -f32_bits(0x7fffff);
+    for (i = 0; i < 32; i++) {
+        x[6 * 32 + i] = (float)(i - 16) * 1e3f * (float)(1 + i % 3);
+        x[7 * 32 + i] = 0.5f * (float)(i - 15);   /* amax 8: id = 127/8 */
+    }
+    ref->quantize(x, N, T, N, q0);
+    memcpy(d, q0 + N, sizeof d);
+    CHECK(q0[0] == 255 && q0[1] == 130 && q0[2] == 132 && q0[3] == 126 && q0[4] == 128 &&
+          q0[5] == 128 && q0[6] == 1 && q0[7] == 254 && q0[8] == 130 && q0[9] == 128 && d[0] == 1.0f,
+          "q8 quantize block 0: %d %d %d %d %d %d %d %d %d, d %g", q0[0], q0[1], q0[2], q0[3],
+          q0[4], q0[5], q0[6], q0[7], q0[8], d[0]);
+    for (i = 32; i < 64; i++)
+        CHECK(q0[i] == 128, "q8 zero block byte %d = %d", i, q0[i]);
+    CHECK(d[1] == 0.0f && d[2] == 1e-35f / 127.0f && q0[2 * 32 + 3] == 128,
+          "q8 tiny block: d %g, q %d", d[2], q0[2 * 32 + 3]);
+    CHECK(isnan(d[3]) && q0[3 * 32 + 5] == 1 && q0[3 * 32 + 6] == 128,
+          "q8 NaN block: d %g, q %d %d", d[3], q0[3 * 32 + 5], q0[3 * 32 + 6]);
+    CHECK(isinf(d[4]) && q0[4 * 32 + 7] == 1 && q0[4 * 32 + 8] == 128,
+          "q8 inf block: d %g, q %d %d", d[4], q0[4 * 32 + 7], q0[4 * 32 + 8]);
+    for (i = 0; i < 32; i++) {
+        /* x * (127 / 8) rounded half to even, from the definition */
+        float v = x[7 * 32 + i] * (127.0f / 8.0f);
+        int want = (int)nearbyint(v);
+        CHECK(q0[7 * 32 + i] == want + 128, "q8 block 7 byte %d: %d, want %d", i, q0[7 * 32 + i], want + 128);
+    }
+    for (pi = 0; pi < 2; pi++) {
+        const gpt_kernels *k = gpt_kernels_by_name(simd_paths[pi]);
+        if (!k)
+            continue;
+        memset(q1, 0xee, T * ldq);
+        memcpy(q1, q0, T * ldq);  /* padding bytes equal; the rest rewritten */
+        memset(q1, 0x11, N);
+        memset(q1 + ldq, 0x11, ldq - 64);
+        k->quantize(x, N, T, N, q1);
+        CHECK(memcmp(q0, q1, T * ldq) == 0, "%s quantize differs from generic", simd_paths[pi]);
+    }
+#undef RND
+    free(q0);
+    free(q1);
+}
+
+/* Products over ragged tiles: T = 11 (8 + 3 tokens), rows 21 split at 5,
+ * odd block counts, weights at -128 and 127, scales of both signs. */
+static void
+test_q8_matmul(void)
+{
+    const gpt_kernels *ref = gpt_kernels_generic();
+    int cols_list[] = {32, 96, 768}, ci, pi;
+    unsigned seed = 4242;
+
+#define RND() ((seed = seed * 1103515245u + 12345u), ((int)((seed >> 8) & 0xffff) - 32768) / 32768.0f)
+    for (ci = 0; ci < 3; ci++) {
+        int rows = 21, cols = cols_list[ci], T = 11, r, i, t;
+        size_t rb = cols / 32 * 34u, ldq = gpt_q8x_stride(cols);
+        uint8_t *data = malloc(rows * rb), *xq = malloc(T * ldq);
+        float *x = malloc(sizeof(float) * cols * T);
+        float *y0 = calloc((size_t)rows * T, sizeof(float)), *y1 = calloc((size_t)rows * T, sizeof(float));
+        gpt_matrix W = {GGML_Q8_0, data, rows, cols, rb};
+
+        for (r = 0; r < rows; r++)
+            for (i = 0; i < cols; i++) {
+                uint8_t *b = data + r * rb + (i / 32) * 34;
+                if (i % 32 == 0) {
+                    uint16_t h = f32_to_f16_rne((0.002f + (float)(r % 7) * 0.001f) * (r % 3 ? 1.0f : -1.0f));
+                    memcpy(b, &h, 2);
+                }
+                b[2 + i % 32] = (uint8_t)(i % 11 == 0 ? -128 : i % 13 == 0 ? 127 : (int)(RND() * 127));
+            }
+        for (i = 0; i < cols * T; i++)
+            x[i] = RND() * (float)(1 + i % 5);
+        ref->quantize(x, cols, T, cols, xq);
+        ref->matmul_q8(&W, xq, ldq, T, y0, rows, 0, rows);
+        /* the generic product is the definition, spelled out here once more */
+        {
+            double worst = 0, big = 0;
+            for (t = 0; t < T; t++)
+                for (r = 0; r < rows; r++) {
+                    double want = 0;
+                    for (i = 0; i < cols; i++) {
+                        const uint8_t *b = data + r * rb + (i / 32) * 34;
+                        const float *dx = (const float *)(xq + t * ldq + cols);
+                        uint16_t h;
+                        memcpy(&h, b, 2);
+                        want += (double)gpt_f16_to_f32(h) * (int8_t)b[2 + i % 32] * dx[i / 32] *
+                                ((int)xq[t * ldq + i] - 128);
+                    }
+                    if (fabs(y0[t * rows + r] - want) > worst)
+                        worst = fabs(y0[t * rows + r] - want);
+                    if (fabs(want) > big)
+                        big = fabs(want);
+                }
+            /* float32 sums of up to 24 blocks against float64 */
+            CHECK(worst <= 1e-6 * big, "q8 matmul off its definition by %g of %g (cols %d)", worst, big, cols);
+        }
+        for (pi = 0; pi < 2; pi++) {
+            const gpt_kernels *k = gpt_kernels_by_name(simd_paths[pi]);
+            if (!k)
+                continue;
+            memset(y1, 0, sizeof(float) * rows * T);
+            k->matmul_q8(&W, xq, ldq, T, y1, rows, 0, 5);
+            k->matmul_q8(&W, xq, ldq, T, y1, rows, 5, rows);
+            CHECK(memcmp(y0, y1, sizeof(float) * rows * T) == 0,
+                  "%s q8 matmul differs from generic (cols %d)", simd_paths[pi], cols);
+            for (t = 0; t < T; t++) {
+                float one[21];
+                k->matmul_q8(&W, xq + t * ldq, ldq, 1, one, rows, 0, rows);
+                CHECK(memcmp(one, y0 + t * rows, sizeof one) == 0,
+                      "%s q8: T=1 differs from T=%d (token %d, cols %d)", simd_paths[pi], T, t, cols);
+            }
+        }
+        free(data);
+        free(xq);
+        free(x);
+        free(y0);
+        free(y1);
+    }
+#undef RND
+}
+
+/* Whole sessions on each path: the same logits bit for bit as the portable
+ * path on one thread, for 1-4 threads, and token by token. */
+static float *
+logits_on(const gpt_kernels *k, int threads, const int32_t *ids, size_t n, int incremental)
+{
+    gpt_session *s;
+    gpt_error err;
+    float *l = NULL;
+    size_t i;
+
+    if (gpt_session_new(model, &s, &err) != GPT_OK)
+        return NULL;
+    s->kern = k;
+    gpt_session_set_threads(s, threads, &err);
+    for (i = incremental ? 1 : n; i <= n; i++) {
+        gpt_free(l);
+        l = NULL;
+        if (gpt_eval_logits(s, ids, i, &l, &err) != GPT_OK) {
+            printf("eval: %s\n", err.message);
+            break;
+        }
+    }
+    gpt_session_free(s);
+    return l;
+}
+
+static void
+test_paths_whole_model(void)
+{
+    int32_t ids[40];
+    size_t n = n_ctx < 41 ? (size_t)n_ctx - 1 : 40;
+    float *base, *l;
+    int i, pi, t;
+
+    for (i = 0; i < 40; i++)
+        ids[i] = (int32_t)((i * 4241 + 7) % n_vocab);
+    base = logits_on(gpt_kernels_generic(), 1, ids, n, 0);
+    CHECK(base != NULL, "generic eval failed");
+    if (!base)
+        return;
+    for (pi = 0; pi < 2; pi++) {
+        const gpt_kernels *k = gpt_kernels_by_name(simd_paths[pi]);
+        if (!k)
+            continue;
+        for (t = 1; t <= 4; t++) {
+            l = logits_on(k, t, ids, n, 0);
+            CHECK(l && memcmp(base, l, sizeof(float) * n_vocab) == 0,
+                  "%s, %d threads: logits differ from generic", simd_paths[pi], t);
+            gpt_free(l);
+        }
+        l = logits_on(k, 2, ids, n, 1);
+        CHECK(l && memcmp(base, l, sizeof(float) * n_vocab) == 0,
+              "%s: token-by-token logits differ from generic prefill", simd_paths[pi]);
+        gpt_free(l);
+    }
+    l = logits_on(gpt_kernels_generic(), 3, ids, n, 1);
+    CHECK(l && memcmp(base, l, sizeof(float) * n_vocab) == 0,
+          "generic: 3 threads token by token differ from 1 thread prefill");
+    gpt_free(l);
+    gpt_free(base);
 }
 
 /* ---- threads and KV cache ---- */
@@ -530,6 +752,9 @@ main(int argc, char **argv)
     n_ctx = info.n_ctx;
     test_gelu_accuracy();
     test_kernels();
+    test_q8_quantize();
+    test_q8_matmul();
+    test_paths_whole_model();
     test_threads_and_cache();
     test_generation();
     test_batch_and_score();
