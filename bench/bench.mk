@@ -9,7 +9,8 @@
 BENCH_DIR  := $(BUILD)/bench
 BENCH_ARGS ?=
 BENCH_BINS := $(BENCH_DIR)/bandwidth $(BENCH_DIR)/sgemm $(BENCH_DIR)/tokbench \
-              $(BENCH_DIR)/rss $(BENCH_DIR)/corebench $(BENCH_DIR)/kernbench
+              $(BENCH_DIR)/rss $(BENCH_DIR)/corebench $(BENCH_DIR)/genbench \
+              $(BENCH_DIR)/kernbench
 
 BENCH_SQL      ?= 0
 BENCH_SQL_ARGS ?=
@@ -46,6 +47,9 @@ $(BENCH_DIR)/rss: bench/rss.c $(CORE_LIB) core/gpt.h | $(BENCH_DIR)
 	$(CC) $(ALL_CFLAGS) $< -o $@ $(CORE_LIB) $(LDLIBS_CORE)
 
 $(BENCH_DIR)/corebench: bench/corebench.c $(CORE_LIB) core/gpt.h | $(BENCH_DIR)
+	$(CC) $(ALL_CFLAGS) $< -o $@ $(CORE_LIB) $(LDLIBS_CORE)
+
+$(BENCH_DIR)/genbench: bench/genbench.c $(CORE_LIB) core/gpt.h | $(BENCH_DIR)
 	$(CC) $(ALL_CFLAGS) $< -o $@ $(CORE_LIB) $(LDLIBS_CORE)
 
 # the matrix kernel alone (a diagnostic; not part of the report)
