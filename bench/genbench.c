@@ -160,6 +160,11 @@ bench_batch(int np, int ng, int runs, const char *list)
     if (!prompts || !single || !texts || !lens || !tl)
         fail("batch", NULL);
 
+    { /* warm-up: the first call pays page faults and the thread pool */
+        char *w = new_prompt(NULL, np);
+        gpt_free(generate(s, w, &o));
+        free(w);
+    }
     printf("{\"mode\": \"batch\", \"threads\": %d, \"prompt_tokens\": %d, "
            "\"gen_tokens\": %d, \"runs\": [", gpt_session_threads(s), np, ng);
     for (int r = 0; r < runs; r++) {
