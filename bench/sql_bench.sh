@@ -15,5 +15,9 @@ done
 if [ ! -f build/models/gpt2-124m-q8_0.gguf ]; then
     "$PY" tests/gen_models.py --out build/models --big --only gpt2-124m-q8_0.gguf --quiet
 fi
+# the prompts are cut from the tokenizer corpus
+if [ ! -f build/corpus.txt ]; then
+    sh "${SHARED_DIR:-../shared}/data/tokenizer/make_corpus.sh" build/corpus.txt >&2
+fi
 exec tests/pg/run_regress.sh "$PY" "$PWD/bench/sql_bench.py" \
     --cmd "make bench-sql${*:+ BENCH_SQL_ARGS='$*'}" "$@"
