@@ -139,8 +139,8 @@ def _context(res, tmp, docs):
         "%d tokens timed after a prompt of x tokens)\\nsolid: ours, dashed: "
         "llama.cpp; bars: min-max\"\n"
         "set xlabel 'context position (tokens already in the KV cache)'\n"
-        "set ylabel 'tokens/s'\nset xrange [0:*]\n"
-        % (docs, c["gen_tokens"]))
+        "set ylabel 'tokens/s'\nset xrange [0:%d]\n"
+        % (docs, c["gen_tokens"], max(x["position"] for x in c["ours"]) + c["gen_tokens"]))
     s += "plot " + ", \\\n     ".join(lines) + "\n"
     return s, ["bench_decode_context.png"]
 

@@ -121,6 +121,14 @@ def commit():
                               "--", "core", "tools", "bench"))}
 
 
+def command(args):
+    """The make command line that gives these arguments (bench/bench.mk
+    turns BENCH_SQL=0 into --no-sql)."""
+    rest = [x for x in args if x != "--no-sql"]
+    return "make bench%s%s" % (" BENCH_SQL=0" if "--no-sql" in args else "",
+                               " BENCH_ARGS='%s'" % " ".join(rest) if rest else "")
+
+
 def bench_batch(a, model, node):
     """{"ours": {threads: genbench output}, "llama.cpp": {...}}, alternating
     the engines per thread count."""
@@ -350,8 +358,7 @@ def main(argv=None):
     t_start = time.time()
 
     res = {"machine": machine(), "git": commit(),
-           "command": "make bench BENCH_ARGS='%s'" % " ".join(
-               argv if argv is not None else sys.argv[1:]),
+           "command": command(argv if argv is not None else sys.argv[1:]),
            "date_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
            "loadavg_start": os.getloadavg()[0],
            "config": {"runs": a.runs, "threads": threads, "formats": formats,
@@ -380,7 +387,9 @@ def main(argv=None):
     for name, fn in steps:
         if name in parts:
             t0 = time.time()
-            failed = fn() if name == "sql" else None
+            err = fn()
+            if name == "sql":
+                failed = err
             res["part_seconds"][name] = round(time.time() - t0, 1)
             log("%s: %.0f s" % (name, res["part_seconds"][name]))
 
