@@ -364,13 +364,14 @@ def main():
     ap.add_argument("--out", default=os.path.join(ROOT, "build", "bench", "sql.json"))
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--gen", type=int, default=128)
-    ap.add_argument("--pgbench-seconds", type=int, default=20)
+    ap.add_argument("--pgbench-seconds", type=int, default=15)
     ap.add_argument("--clients", default="1,2,4,8")
     ap.add_argument("--backends", type=int, default=3)
-    ap.add_argument("--enrich", default="default.gguf:1000:16,gpt2-124m-q8_0.gguf:100:16",
+    ap.add_argument("--enrich", default="default.gguf:1000:16,gpt2-124m-q8_0.gguf:50:16",
                     help="MODEL:ROWS:TOKENS,... (models in gpt.model_dir)")
-    ap.add_argument("--enrich-runs", type=int, default=None,
-                    help="runs of each enrichment form (default --runs)")
+    # the enrichment is the longest part: two runs keep `make bench` short
+    ap.add_argument("--enrich-runs", type=int, default=2,
+                    help="runs of each enrichment form")
     ap.add_argument("--only", default="overhead,attach,memory,pgbench,enrich")
     ap.add_argument("--cmd", default="make bench-sql")
     a = ap.parse_args()
@@ -430,7 +431,7 @@ def main():
                 name, rows, tokens = spec.split(":")
                 r["enrich"].append(sql_enrich.bench_enrich(
                     psql_session, name, int(rows), int(tokens),
-                    a.enrich_runs or a.runs, log))
+                    min(a.enrich_runs, a.runs), log))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     r["load_after"] = loadavg()
