@@ -151,8 +151,11 @@ if (cmd === "load") {
     ids[0] = (ids[0] + 7) % N_VOCAB;
     await one(seqs[0], ids);
   }
+  // the same time budget as bench: past it, no further runs
+  const budget = Number(process.env.LLAMA_BUDGET_S || 240), start = now();
   const res = [];
   for (let r = 0; r < runs; r++) {
+    if (r > 0 && now() - start > budget) break;
     const row = {};
     for (const n of sizes) {
       const jobs = [];
@@ -181,9 +184,11 @@ if (cmd === "load") {
     batchSize: Math.max(maxPos, 32), threads});
   const seq = ctx.getSequence();
   const results = [];
+  const budget = Number(process.env.LLAMA_BUDGET_S || 240), start = now();
   for (const p of positions) {
     const ids = benchIds(p, N_VOCAB), res = [];
     for (let r = 0; r < runs; r++) {
+      if (r > 0 && now() - start > budget) break;
       ids[0] = (ids[0] + 1) % N_VOCAB;
       await seq.clearHistory();
       if (p > 1) await seq.evaluateWithoutGeneratingNewTokens(ids.slice(0, -1));

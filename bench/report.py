@@ -157,7 +157,8 @@ def core_sections(res, pngs):
     w("## Prefill and decode (tokens/s)\n")
     pr = [str(p) for p in cfg["prompts"]]
     hdr = "| format | threads | engine | " + " | ".join(
-        "prefill %s" % p for p in pr) + " | decode %d | decode GB/s | of bandwidth |" % cfg["gen_tokens"]
+        "prefill %s" % p for p in pr) + " | decode %d | decode GB/s | of bandwidth " \
+        "| prefill %s GFLOP/s | of sgemm |" % (cfg["gen_tokens"], pr[-1])
     w(hdr)
     w("|" + "---|" * (hdr.count("|") - 1))
     for f in cfg["formats"]:
@@ -166,18 +167,26 @@ def core_sections(res, pngs):
                 r = find(res, e, f, t)
                 if not r:
                     continue
-                w("| %s | %d | %s | %s | %s | %.2f | %.0f%% |" % (
+                w("| %s | %d | %s | %s | %s | %.2f | %.0f%% | %s | %s |" % (
                     FMT[f], t, e, " | ".join(cell(r["prefill"][p]) for p in pr),
                     cell(r["decode"]), r["decode_gb_s"],
-                    r["bandwidth_efficiency_pct"]))
+                    r["bandwidth_efficiency_pct"],
+                    "%.1f" % r["prefill_gflop_s"] if "prefill_gflop_s" in r else "-",
+                    "%.0f%%" % r["sgemm_efficiency_pct"]
+                    if "sgemm_efficiency_pct" in r else "-"))
     w("\nDecode: %d tokens, one per forward pass, after a %s-token prompt. "
       "Decode GB/s = weight bytes read per token (every blk.* tensor, the "
       "final norm, and the tied LM head = token_embd in full: %s) x tokens/s; "
       "of bandwidth = that / the best measured read bandwidth at the same "
-      "thread count. Prefill: the whole prompt in one call on an empty cache.\n"
+      "thread count. Prefill: the whole prompt in one call on an empty cache; "
+      "its GFLOP/s counts one multiply-add per block weight per token "
+      "(%.2f GFLOP per token; attention's own products and the last token's "
+      "LM head left out), of sgemm = that / the best OpenBLAS sgemm GFLOP/s "
+      "at the same thread count.\n"
       % (cfg["gen_tokens"], pr[0], ", ".join(
           "%s %.1f MB" % (FMT[f], find(res, "ours", f, cfg["threads"][0])
-                          ["decode_weight_bytes"] / 1e6) for f in cfg["formats"])))
+                          ["decode_weight_bytes"] / 1e6) for f in cfg["formats"]),
+         res["core"][0].get("prefill_flops_per_token", 0) / 1e9))
     if llama:
         w("Ours vs llama.cpp (ratio of medians):\n")
         w("| format | threads | " + " | ".join("prefill %s" % p for p in pr)

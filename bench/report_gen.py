@@ -9,8 +9,14 @@ def _med(xs):
     return statistics.median(xs) if xs else float("nan")
 
 
+RUNS = [0]  # the configured run count (set by sections)
+
+
 def _cell(xs):
-    return "%s (%s-%s)" % (_num(_med(xs)), _num(min(xs)), _num(max(xs)))
+    """median (min-max), and the run count when a time budget cut it."""
+    return "%s (%s-%s)%s" % (_num(_med(xs)), _num(min(xs)), _num(max(xs)),
+                             " [%d run%s]" % (len(xs), "s" if len(xs) > 1 else "")
+                             if len(xs) < RUNS[0] else "")
 
 
 def _num(x):
@@ -55,6 +61,7 @@ def targets(res):
 
 
 def sections(res, pngs):
+    RUNS[0] = res["config"]["runs"]
     L = []
     w = L.append
     b = res.get("batch")

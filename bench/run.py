@@ -238,6 +238,7 @@ def bench_core(a, res, threads, formats, prompts, node):
     sg = run_json([bb + "/sgemm", str(max(a.runs, 5))] + [str(t) for t in threads])
     res["ceilings"] = {"bandwidth": bw, "sgemm": sg}
     bw_best = {x["threads"]: x["best_gb_s"] for x in bw["threads"]}
+    sg_best = {x["threads"]: x["best_gflop_s"] for x in sg["threads"]}
 
     # ---- prefill and decode, ours and llama.cpp's
     def ours_bench(model, t):
@@ -266,6 +267,7 @@ def bench_core(a, res, threads, formats, prompts, node):
                 log("%s %s threads=%d" % (name, f, t))
                 row = {"engine": name, "format": f, "threads": t,
                        "decode_weight_bytes": wb["decode_weight_bytes"],
+                       "prefill_flops_per_token": wb["prefill_flops_per_token"],
                        "prefill": {}}
                 for r in fn(models[f], t):
                     runs = r["runs"]
@@ -282,6 +284,12 @@ def bench_core(a, res, threads, formats, prompts, node):
                 row["decode_gb_s"] = round(wb["decode_weight_bytes"] * d / 1e9, 2)
                 row["bandwidth_efficiency_pct"] = round(
                     100.0 * row["decode_gb_s"] / bw_best[t], 1)
+                # prefill of the longest prompt against the sgemm ceiling
+                pl = row["prefill"][str(max(prompts))]["median"]
+                row["prefill_gflop_s"] = round(
+                    wb["prefill_flops_per_token"] * pl / 1e9, 1)
+                row["sgemm_efficiency_pct"] = round(
+                    100.0 * row["prefill_gflop_s"] / sg_best[t], 1)
                 res["core"].append(row)
 
     # ---- tokenizer
