@@ -31,9 +31,10 @@ PARALLEL = ("SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0; "
 SETUP = """
 DROP TABLE IF EXISTS docs, docs_par;
 -- fillfactor 10 spreads the rows over many pages, so the parallel scan
--- can share them out evenly between the processes
+-- can share them out evenly between the processes; parallel_workers = 2
+-- whatever the table's size (the planner would give a small table one)
 CREATE TABLE docs (id int PRIMARY KEY, body text, x_row text, x_batch text)
-    WITH (fillfactor = 10);
+    WITH (fillfactor = 10, parallel_workers = 2);
 INSERT INTO docs (id, body)
 SELECT i, 'Review ' || i || ': the ' ||
        (ARRAY['parcel', 'phone', 'chair', 'lamp', 'book'])[1 + i %% 5] ||
