@@ -307,10 +307,25 @@ def bench_core(a, res, threads, formats, prompts, node):
         res["memory"] = run_json([bb + "/rss", q8])
 
 
-
 def main(argv=None):
-    ap = argparse.ArgumentParser()
-    # None: the default below, or the --quick one
+    defaults = {  # name: (full run, --quick)
+        "runs": (3, 1), "threads": ("1,2", "1"), "formats": ("f32,f16,q8_0", "q8_0"),
+        "prompts": ("128,512", "64,128"), "gen": (128, 32),
+        "batch_sizes": ("1,2,4,8,16", "1,4,16"), "batch_threads": ("1,2", "2"),
+        "batch_prompt": (8, 8), "batch_gen": (32, 8),
+        "context": ("1,128,256,512,768,1008", "1,512,1008"),
+        "context_gen": (16, 8), "prefix": ("50:200:20:16", "10:200:20:16"),
+        "prefix_threads": (2, 2), "bw_mib": (1024, 256),
+        "sql_args": ("", "--pgbench-seconds 3 --backends 2 --gen 32 "
+                         "--enrich default.gguf:100:16,gpt2-124m-q8_0.gguf:10:8"),
+        "out": ("build/bench/results.json", "build/bench/quick/results.json"),
+    }
+    ap = argparse.ArgumentParser(
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="defaults (full run / --quick):\n" + "\n".join(
+            "  --%-15s %s / %s" % (k.replace("_", "-"), full, quick)
+            for k, (full, quick) in defaults.items()))
+    # None: the default in the epilog, or the --quick one
     ap.add_argument("--quick", action="store_true",
                     help="small settings, one run: a smoke test")
     ap.add_argument("--runs", type=int)
@@ -342,18 +357,6 @@ def main(argv=None):
     if a.no_sql:
         parts.discard("sql")
     partial = a.quick or a.only is not None
-    defaults = {  # name: (full run, --quick)
-        "runs": (3, 1), "threads": ("1,2", "1"), "formats": ("f32,f16,q8_0", "q8_0"),
-        "prompts": ("128,512", "64,128"), "gen": (128, 32),
-        "batch_sizes": ("1,2,4,8,16", "1,4,16"), "batch_threads": ("1,2", "2"),
-        "batch_prompt": (8, 8), "batch_gen": (32, 8),
-        "context": ("1,128,256,512,768,1008", "1,512,1008"),
-        "context_gen": (16, 8), "prefix": ("50:200:20:16", "10:200:20:16"),
-        "prefix_threads": (2, 2), "bw_mib": (1024, 256),
-        "sql_args": ("", "--pgbench-seconds 3 --backends 2 --gen 32 "
-                         "--enrich default.gguf:100:16,gpt2-124m-q8_0.gguf:10:8"),
-        "out": ("build/bench/results.json", "build/bench/quick/results.json"),
-    }
     if a.only and not a.quick and a.out is None:
         a.out = "build/bench/partial/results.json"
     for k, (full, quick) in defaults.items():
