@@ -166,8 +166,8 @@ def sections(res):
     if en:
         w("### Enrichment: filling a column with `gpt_generate` over a table\n")
         w("Rows/s for generating a greedy continuation of each row's text "
-          "(\"Review N: the parcel arrived late and the customer said\", about "
-          "15 tokens) into a column, three ways (bench/sql_enrich.py): one "
+          "(\"Review N: the parcel arrived late and the customer said\", "
+          "11 to 13 tokens) into a column, three ways (bench/sql_enrich.py): one "
           "call per row (`UPDATE docs SET x = gpt_generate(body, ...)`); a "
           "parallel query (`CREATE TABLE ... AS SELECT id, gpt_generate(body, "
           "...) FROM docs` with parallel_setup_cost = parallel_tuple_cost = "

@@ -26,7 +26,7 @@ PARALLEL = ("SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0; "
             "SET min_parallel_table_scan_size = 0; "
             "SET max_parallel_workers_per_gather = 2;")
 
-# Row texts: a review number and a few varying words, 15-20 tokens, so that
+# Row texts: a review number and a few varying words, 11-13 tokens, so that
 # prompt plus continuation fit the smallest model's 128-token context.
 SETUP = """
 DROP TABLE IF EXISTS docs, docs_par;
