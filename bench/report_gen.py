@@ -127,8 +127,8 @@ def sections(res, pngs):
           "(`build/bench/genbench prefix`, 124M Q8_0). With reuse: one session "
           "for all rows, which keeps the last prompt's KV cache and evaluates "
           "only what follows the longest common prefix. Without: a new session "
-          "per row (its creation is timed apart: the generation alone is the "
-          "last column). %s\n" % (
+          "per row (its creation is timed apart: \"without, generation only\" "
+          "leaves it out). %s\n" % (
               p["rows"], p["prefix_tokens"], p["row_tokens"], p["gen_tokens"],
               p["threads"], "The texts are identical both ways." if p["identical"]
               else "**The texts differ between the two ways.**"))
