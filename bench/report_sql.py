@@ -158,6 +158,7 @@ def sections(res):
                 x["latency_p99_ms"] or 0, x["latency_max_ms"] or 0))
         w("\n`pgbench -n -T %d -c N -j N -r --log`, a custom script whose prompt "
           "carries a random number (no call reuses another's KV cache); "
+          "tokens/s = transactions/s x 32, each call's max_tokens; latency "
           "percentiles from the per-transaction log. Each client is a new "
           "backend, so its first transaction includes the attach cost. %d "
           "cores: more clients than cores share them.\n" % (
