@@ -6,6 +6,16 @@
 //       prefill: each length in the comma list PROMPTS, its ids evaluated
 //       in one call on an empty cache; decode: GEN_TOKENS greedy tokens
 //       after the first prompt, one per step.
+//   node llamacpp_bench.mjs batch MODEL THREADS PROMPT GEN RUNS B1,B2,...
+//       total generated tokens/s of B sequences decoded together (one
+//       context with B sequences; node-llama-cpp puts the steps of
+//       concurrently evaluating sequences into one llama_decode batch),
+//       prompts of PROMPT ids, GEN greedy tokens each, prefill included
+//       (as genbench's gpt_generate_batch timing).
+//   node llamacpp_bench.mjs context MODEL THREADS POSITIONS GEN RUNS
+//       decode tokens/s at each context position in the comma list
+//       POSITIONS: a prompt of that many ids is cached, then GEN tokens
+//       are timed.
 //   node llamacpp_bench.mjs load MODEL...          does each file load?
 //   node llamacpp_bench.mjs generate MODEL N TEXT  greedy continuation
 //
@@ -115,8 +125,88 @@ if (cmd === "load") {
     results.push({prompt_tokens: nPrompt, gen_tokens: nGen, runs: res});
   }
   console.log(JSON.stringify({model: modelPath, threads, results}));
+} else if (cmd === "batch") {
+  const [modelPath, threadsS, promptS, genS, runsS, sizesS] = args;
+  const threads = Number(threadsS), nPrompt = Number(promptS),
+        nGen = Number(genS), runs = Number(runsS),
+        sizes = sizesS.split(",").map(Number), bmax = Math.max(...sizes);
+  const model = await llama.loadModel({modelPath});
+  // contextSize is per sequence in node-llama-cpp
+  const ctx = await model.createContext({
+    contextSize: Math.max(nPrompt + nGen + 8, 64), sequences: bmax,
+    batchSize: Math.max(bmax * nPrompt, 32), threads});
+  const seqs = [];
+  for (let i = 0; i < bmax; i++) seqs.push(ctx.getSequence());
+  let counter = 0;
+  async function one(seq, ids) {
+    await seq.clearHistory();
+    let got = 0;
+    for await (const t of seq.evaluate(ids, {temperature: 0, yieldEogToken: true})) {
+      if (++got >= nGen) break;
+    }
+    return got;
+  }
+  {  // warm-up: the first evaluation pays page faults and thread start
+    const ids = benchIds(nPrompt, N_VOCAB);
+    ids[0] = (ids[0] + 7) % N_VOCAB;
+    await one(seqs[0], ids);
+  }
+  // the same time budget as bench: past it, no further runs
+  const budget = Number(process.env.LLAMA_BUDGET_S || 240), start = now();
+  const res = [];
+  for (let r = 0; r < runs; r++) {
+    if (r > 0 && now() - start > budget) break;
+    const row = {};
+    for (const n of sizes) {
+      const jobs = [];
+      const t0 = now();
+      for (let i = 0; i < n; i++) {
+        const ids = benchIds(nPrompt, N_VOCAB);
+        ids[0] = (ids[0] + 1 + counter++) % N_VOCAB;  // a new prompt each time
+        jobs.push(one(seqs[i], ids));
+      }
+      const got = await Promise.all(jobs);
+      const t1 = now();
+      row["batch_" + n + "_tok_s"] = +(got.reduce((a, b) => a + b, 0) / (t1 - t0)).toFixed(2);
+    }
+    res.push(row);
+  }
+  console.log(JSON.stringify({model: modelPath, threads, prompt_tokens: nPrompt,
+                              gen_tokens: nGen, sizes, runs: res}));
+} else if (cmd === "context") {
+  const [modelPath, threadsS, posS, genS, runsS] = args;
+  const threads = Number(threadsS), positions = posS.split(",").map(Number),
+        nGen = Number(genS), runs = Number(runsS);
+  const model = await llama.loadModel({modelPath});
+  const maxPos = Math.max(...positions);
+  const ctx = await model.createContext({
+    contextSize: Math.max(maxPos + nGen + 8, 256),
+    batchSize: Math.max(maxPos, 32), threads});
+  const seq = ctx.getSequence();
+  const results = [];
+  const budget = Number(process.env.LLAMA_BUDGET_S || 240), start = now();
+  for (const p of positions) {
+    const ids = benchIds(p, N_VOCAB), res = [];
+    for (let r = 0; r < runs; r++) {
+      if (r > 0 && now() - start > budget) break;
+      ids[0] = (ids[0] + 1) % N_VOCAB;
+      await seq.clearHistory();
+      if (p > 1) await seq.evaluateWithoutGeneratingNewTokens(ids.slice(0, -1));
+      let got = 0;
+      const t0 = now(), c0 = cpu();
+      for await (const t of seq.evaluate(ids.slice(-1),
+          {temperature: 0, yieldEogToken: true})) {
+        if (++got >= nGen) break;
+      }
+      const t1 = now(), c1 = cpu();
+      res.push({decode_tok_s: +(nGen / (t1 - t0)).toFixed(2),
+                decode_tok_cpu_s: +(nGen / (c1 - c0)).toFixed(2)});
+    }
+    results.push({position: p, gen_tokens: nGen, runs: res});
+  }
+  console.log(JSON.stringify({model: modelPath, threads, results}));
 } else {
-  console.error("usage: llamacpp_bench.mjs bench|load|generate ...");
+  console.error("usage: llamacpp_bench.mjs bench|batch|context|load|generate ...");
   process.exit(2);
 }
 process.exit(0);

@@ -17,6 +17,21 @@ Everything is measured in one run so the figures share the machine's state:
              model open and a session used (build/bench/rss)
   llama.cpp  compatibility: does each GGUF load, and is the greedy
              continuation of the tiny model the same as ours
+  batch      total generated tokens/s against batch size, ours
+             (build/bench/genbench batch: gpt_generate_batch beside one
+             gpt_generate per prompt, texts compared) and llama.cpp's (one
+             context with that many sequences), Q8_0, 1 and 2 threads
+  context    decode tokens/s against context position, 1 to the full
+             context (build/bench/corebench, llamacpp_bench.mjs context)
+  prefix     shared-prefix KV reuse (genbench prefix): rows with a common
+             prefix through one session against a new session per row
+  sql        the databases (bench/sql_bench.sh: a throwaway PostgreSQL
+             cluster; SQL overhead, attach cost, memory per backend,
+             pgbench, enrichment), unless --no-sql
+
+--quick: one run of small settings of everything, written under
+build/bench/quick/ (BENCHMARKS.md and plots there), a smoke test of the
+harness in a few minutes; the committed report is left alone.
 
 The order alternates ours and llama.cpp per configuration so that slow
 drifts in the machine's load hit both alike.
@@ -34,6 +49,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
+import report  # noqa: E402
 import weight_bytes  # noqa: E402
 
 GEN_PROMPT = "The cat is lying on the"
@@ -105,36 +121,84 @@ def commit():
                               "--", "core", "tools", "bench"))}
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--threads", default="1,2")
-    ap.add_argument("--formats", default="f32,f16,q8_0")
-    ap.add_argument("--prompts", default="128,512")
-    ap.add_argument("--gen", type=int, default=128)
-    ap.add_argument("--models", default="build/models")
-    ap.add_argument("--corpus", default="build/corpus.txt")
-    ap.add_argument("--bw-mib", type=int, default=1024)
-    ap.add_argument("--no-llama", action="store_true",
-                    help="skip llama.cpp and tiktoken (no node)")
-    ap.add_argument("--out", default="build/bench/results.json")
-    a = ap.parse_args(argv)
-    threads = [int(t) for t in a.threads.split(",")]
-    formats = a.formats.split(",")
-    prompts = [int(p) for p in a.prompts.split(",")]
+def command(args):
+    """The make command line that gives these arguments (bench/bench.mk
+    turns BENCH_SQL=0 into --no-sql)."""
+    rest = [x for x in args if x != "--no-sql"]
+    return "make bench%s%s" % (" BENCH_SQL=0" if "--no-sql" in args else "",
+                               " BENCH_ARGS='%s'" % " ".join(rest) if rest else "")
+
+
+def bench_batch(a, model, node):
+    """{"ours": {threads: genbench output}, "llama.cpp": {...}}, alternating
+    the engines per thread count."""
+    out = {"model": model, "sizes": [int(x) for x in a.batch_sizes.split(",")],
+           "prompt_tokens": a.batch_prompt, "gen_tokens": a.batch_gen,
+           "ours": {}, "llama.cpp": {}}
+    for t in [int(x) for x in a.batch_threads.split(",")]:
+        log("batch curve, ours, %d thread(s)" % t)
+        out["ours"][str(t)] = run_json(
+            ["build/bench/genbench", "batch", model, str(t), str(a.batch_prompt),
+             str(a.batch_gen), str(a.runs), a.batch_sizes])
+        if not a.no_llama:
+            log("batch curve, llama.cpp, %d thread(s)" % t)
+            out["llama.cpp"][str(t)] = run_json(
+                node + ["bench/llamacpp_bench.mjs", "batch", model, str(t),
+                        str(a.batch_prompt), str(a.batch_gen), str(a.runs),
+                        a.batch_sizes])
+    return out
+
+
+def bench_context(a, model, node):
+    """Decode tokens/s at each context position, 1 thread, both engines."""
+    pos = [int(x) for x in a.context.split(",")]
+    out = {"model": model, "positions": pos, "gen_tokens": a.context_gen,
+           "threads": 1, "ours": [], "llama.cpp": None}
+    log("context curve, ours")
+    for p in pos:
+        r = run_json(["build/bench/corebench", model, "1", str(p),
+                      str(a.context_gen), str(a.runs)])
+        out["ours"].append({"position": p, "decode": stats(
+            x["decode_tok_s"] for x in r["runs"])})
+    if not a.no_llama:
+        log("context curve, llama.cpp")
+        r = run_json(node + ["bench/llamacpp_bench.mjs", "context", model, "1",
+                             a.context, str(a.context_gen), str(a.runs)])
+        out["llama.cpp"] = [{"position": x["position"], "decode": stats(
+            y["decode_tok_s"] for y in x["runs"])} for x in r["results"]]
+    return out
+
+
+def bench_prefix(a, model):
+    rows, pre, row, gen = a.prefix.split(":")
+    log("shared prefix: %s rows, %s + %s tokens, %s generated, %d threads"
+        % (rows, pre, row, gen, a.prefix_threads))
+    return run_json(["build/bench/genbench", "prefix", model,
+                     str(a.prefix_threads), rows, pre, row, gen, str(a.runs)])
+
+
+def bench_sql(a, res):
+    """Runs bench/sql_bench.sh (its own throwaway cluster) into res["sql"];
+    returns an error text instead of raising, so the rest is kept."""
+    path = os.path.join(os.path.dirname(a.out), "sql.json")
+    cmd = ["sh", "bench/sql_bench.sh", "--out", os.path.abspath(path),
+           "--runs", str(max(a.runs, 2)), "--cmd", res["command"]] + a.sql_args.split()
+    log("databases: " + " ".join(cmd))
+    if os.path.exists(path):
+        os.remove(path)
+    r = subprocess.run(cmd, cwd=ROOT)
+    if r.returncode != 0 or not os.path.exists(path):
+        res["sql_error"] = "bench/sql_bench.sh exited with %d" % r.returncode
+        return res["sql_error"]
+    with open(path) as f:
+        res["sql"] = json.load(f)
+    return None
+
+
+def bench_core(a, res, threads, formats, prompts, node):
+    """llama.cpp's compatibility, the ceilings, prefill and decode of every
+    format and thread count (both engines), the tokenizer, memory."""
     gpt, bb = "build/gpt", "build/bench"
-    node = ["node"]
-    t_start = time.time()
-
-    res = {"machine": machine(), "git": commit(),
-           "command": "make bench BENCH_ARGS='%s'" % " ".join(
-               argv if argv is not None else sys.argv[1:]),
-           "date_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
-           "loadavg_start": os.getloadavg()[0],
-           "config": {"runs": a.runs, "threads": threads, "formats": formats,
-                      "prompts": prompts, "gen_tokens": a.gen},
-           "llama_cpp": None, "ceilings": {}, "core": [], "tokenizer": {}}
-
     # ---- llama.cpp: version, and does it load our files at all
     models = {f: os.path.join(a.models, "gpt2-124m-%s.gguf" % f)
               for f in formats}
@@ -174,6 +238,7 @@ def main(argv=None):
     sg = run_json([bb + "/sgemm", str(max(a.runs, 5))] + [str(t) for t in threads])
     res["ceilings"] = {"bandwidth": bw, "sgemm": sg}
     bw_best = {x["threads"]: x["best_gb_s"] for x in bw["threads"]}
+    sg_best = {x["threads"]: x["best_gflop_s"] for x in sg["threads"]}
 
     # ---- prefill and decode, ours and llama.cpp's
     def ours_bench(model, t):
@@ -202,6 +267,7 @@ def main(argv=None):
                 log("%s %s threads=%d" % (name, f, t))
                 row = {"engine": name, "format": f, "threads": t,
                        "decode_weight_bytes": wb["decode_weight_bytes"],
+                       "prefill_flops_per_token": wb["prefill_flops_per_token"],
                        "prefill": {}}
                 for r in fn(models[f], t):
                     runs = r["runs"]
@@ -218,6 +284,12 @@ def main(argv=None):
                 row["decode_gb_s"] = round(wb["decode_weight_bytes"] * d / 1e9, 2)
                 row["bandwidth_efficiency_pct"] = round(
                     100.0 * row["decode_gb_s"] / bw_best[t], 1)
+                # prefill of the longest prompt against the sgemm ceiling
+                pl = row["prefill"][str(max(prompts))]["median"]
+                row["prefill_gflop_s"] = round(
+                    wb["prefill_flops_per_token"] * pl / 1e9, 1)
+                row["sgemm_efficiency_pct"] = round(
+                    100.0 * row["prefill_gflop_s"] / sg_best[t], 1)
                 res["core"].append(row)
 
     # ---- tokenizer
@@ -229,10 +301,108 @@ def main(argv=None):
             node + ["bench/tiktoken_bench.mjs", a.corpus, str(tr)])
 
     # ---- memory of a process with the Q8_0 model loaded and used
-    q8 = os.path.join(a.models, "gpt2-124m-q8_0.gguf")
+    q8 = models.get("q8_0", os.path.join(a.models, "gpt2-124m-q8_0.gguf"))
     if os.path.exists(q8):
         log("memory")
         res["memory"] = run_json([bb + "/rss", q8])
+
+
+def main(argv=None):
+    defaults = {  # name: (full run, --quick)
+        "runs": (3, 1), "threads": ("1,2", "1"), "formats": ("f32,f16,q8_0", "q8_0"),
+        "prompts": ("128,512", "64,128"), "gen": (128, 32),
+        "batch_sizes": ("1,2,4,8,16", "1,4,16"), "batch_threads": ("1,2", "2"),
+        "batch_prompt": (8, 8), "batch_gen": (32, 8),
+        "context": ("1,128,256,512,768,1008", "1,512,1008"),
+        "context_gen": (16, 8), "prefix": ("50:200:20:16", "10:200:20:16"),
+        "prefix_threads": (2, 2), "bw_mib": (1024, 256),
+        "sql_args": ("", "--pgbench-seconds 3 --backends 2 --gen 32 "
+                         "--enrich default.gguf:100:16,gpt2-124m-q8_0.gguf:10:8"),
+        "out": ("build/bench/results.json", "build/bench/quick/results.json"),
+    }
+    ap = argparse.ArgumentParser(
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="defaults (full run / --quick):\n" + "\n".join(
+            "  --%-15s %s / %s" % (k.replace("_", "-"), full, quick)
+            for k, (full, quick) in defaults.items()))
+    # None: the default in the epilog, or the --quick one
+    ap.add_argument("--quick", action="store_true",
+                    help="small settings, one run: a smoke test")
+    ap.add_argument("--runs", type=int)
+    ap.add_argument("--threads")
+    ap.add_argument("--formats")
+    ap.add_argument("--prompts")
+    ap.add_argument("--gen", type=int)
+    ap.add_argument("--batch-sizes", help="batch sizes for the batch curve")
+    ap.add_argument("--batch-threads", help="thread counts for the batch curve")
+    ap.add_argument("--batch-prompt", type=int)
+    ap.add_argument("--batch-gen", type=int)
+    ap.add_argument("--context", help="context positions (prompt tokens)")
+    ap.add_argument("--context-gen", type=int)
+    ap.add_argument("--prefix", help="ROWS:PREFIX:ROW:GEN tokens")
+    ap.add_argument("--prefix-threads", type=int)
+    ap.add_argument("--sql-args", help="more arguments for bench/sql_bench.py")
+    ap.add_argument("--no-sql", action="store_true",
+                    help="skip the databases (BENCH_SQL=0)")
+    ap.add_argument("--models", default="build/models")
+    ap.add_argument("--corpus", default="build/corpus.txt")
+    ap.add_argument("--bw-mib", type=int)
+    ap.add_argument("--no-llama", action="store_true",
+                    help="skip llama.cpp and tiktoken (no node)")
+    ap.add_argument("--only", help="some of core,batch,context,prefix,sql "
+                    "(a partial run: written under build/bench/partial/)")
+    ap.add_argument("--out")
+    a = ap.parse_args(argv)
+    parts = set((a.only or "core,batch,context,prefix,sql").split(","))
+    if a.no_sql:
+        parts.discard("sql")
+    partial = a.quick or a.only is not None
+    if a.only and not a.quick and a.out is None:
+        a.out = "build/bench/partial/results.json"
+    for k, (full, quick) in defaults.items():
+        if getattr(a, k) is None:
+            setattr(a, k, quick if a.quick else full)
+    threads = [int(t) for t in a.threads.split(",")]
+    formats = a.formats.split(",")
+    prompts = [int(p) for p in a.prompts.split(",")]
+    node = ["node"]
+    t_start = time.time()
+
+    res = {"machine": machine(), "git": commit(),
+           "command": command(argv if argv is not None else sys.argv[1:]),
+           "date_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
+           "loadavg_start": os.getloadavg()[0],
+           "config": {"runs": a.runs, "threads": threads, "formats": formats,
+                      "prompts": prompts, "gen_tokens": a.gen, "quick": a.quick,
+                      "parts": sorted(parts)},
+           # where bench/report.py writes: a quick or partial run keeps off
+           # the committed files
+           "report": {"md": os.path.join(os.path.dirname(a.out), "BENCHMARKS.md")
+                      if partial else "BENCHMARKS.md",
+                      "docs": os.path.join(os.path.dirname(a.out), "docs")
+                      if partial else "docs"},
+           "llama_cpp": None, "ceilings": {}, "core": [], "tokenizer": {}}
+
+    # each part, with its duration (res["part_seconds"])
+    q8 = os.path.join(a.models, "gpt2-124m-q8_0.gguf")
+    steps = [
+        ("core", lambda: bench_core(a, res, threads, formats, prompts, node)),
+        ("batch", lambda: res.__setitem__("batch", bench_batch(a, q8, node))),
+        ("context", lambda: res.__setitem__("context", bench_context(a, q8, node))),
+        ("prefix", lambda: res.__setitem__("prefix", bench_prefix(a, q8))),
+        # the databases last: a failure there keeps what came before
+        ("sql", lambda: bench_sql(a, res)),
+    ]
+    res["part_seconds"] = {}
+    failed = None
+    for name, fn in steps:
+        if name in parts:
+            t0 = time.time()
+            err = fn()
+            if name == "sql":
+                failed = err
+            res["part_seconds"][name] = round(time.time() - t0, 1)
+            log("%s: %.0f s" % (name, res["part_seconds"][name]))
 
     res["loadavg_end"] = os.getloadavg()[0]
     res["seconds"] = round(time.time() - t_start, 1)
@@ -240,6 +410,9 @@ def main(argv=None):
     with open(a.out, "w") as f:
         json.dump(res, f, indent=1)
     log("wrote %s (%.0f s)" % (a.out, res["seconds"]))
+    report.main([a.out])
+    if failed:
+        sys.exit("bench: the database part failed: " + failed)
 
 
 if __name__ == "__main__":

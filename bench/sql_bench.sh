@@ -1,11 +1,12 @@
 #!/bin/sh
-# bench/sql_bench.sh - `make bench-sql`: the in-database benchmark
-# (bench/sql_bench.py) on a throwaway PostgreSQL cluster from
-# tests/pg/run_regress.sh.  Needs the CLI, sqlite_ext/gpt.so, the installed
-# extension (make install-pg; bench/bench.mk does it), sqlite3, psql and
-# pgbench (Debian postgresql-client, sqlite3).  Writes build/bench/sql.json
-# and BENCHMARKS-SQL.md.  Arguments go to bench/sql_bench.py, e.g.
-#     sh bench/sql_bench.sh --runs 3 --pgbench-seconds 20 --clients 1,2,4
+# bench/sql_bench.sh - the database part of `make bench` (bench/run.py runs
+# it; `make bench-sql` runs it alone): bench/sql_bench.py on a throwaway
+# PostgreSQL cluster from tests/pg/run_regress.sh.  Needs the CLI,
+# sqlite_ext/gpt.so, the installed extension (make install-pg; bench/bench.mk
+# does it), sqlite3, psql and pgbench (Debian postgresql-client, sqlite3).
+# Writes build/bench/sql.json (or --out).  Arguments go to
+# bench/sql_bench.py, e.g.
+#     sh bench/sql_bench.sh --runs 3 --pgbench-seconds 20 --clients 1,2,4,8
 set -eu
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-/usr/bin/python3}
@@ -14,6 +15,10 @@ for t in sqlite3 psql pgbench; do
 done
 if [ ! -f build/models/gpt2-124m-q8_0.gguf ]; then
     "$PY" tests/gen_models.py --out build/models --big --only gpt2-124m-q8_0.gguf --quiet
+fi
+# the prompts are cut from the tokenizer corpus
+if [ ! -f build/corpus.txt ]; then
+    sh "${SHARED_DIR:-../shared}/data/tokenizer/make_corpus.sh" build/corpus.txt >&2
 fi
 exec tests/pg/run_regress.sh "$PY" "$PWD/bench/sql_bench.py" \
     --cmd "make bench-sql${*:+ BENCH_SQL_ARGS='$*'}" "$@"

@@ -1,4 +1,5 @@
-"""weight_bytes.py - bytes of weights a GPT-2 GGUF decode step reads.
+"""weight_bytes.py - bytes of weights a GPT-2 GGUF decode step reads, and
+the matrix FLOPs per prefill token.
 
 Decode is bandwidth-bound: per token it reads every blk.* tensor once, the
 final norm, and the LM head.  The LM head is output.weight when the file has
@@ -75,7 +76,15 @@ def decode_bytes(path):
         read += emb_b
     pos_t, pos_shape, pos_b = ts["position_embd.weight"]
     read += pos_b // pos_shape[1]
+    # prefill: the matrices of the blocks, one multiply-add per weight per
+    # token (the LM head runs for the last token only; attention's own
+    # products are left out: under 6% at 512 tokens)
+    macs = 0
+    for name, (_, shape, _) in ts.items():
+        if name.startswith("blk.") and len(shape) == 2:
+            macs += shape[0] * shape[1]
     return {"decode_weight_bytes": read,
+            "prefill_flops_per_token": 2 * macs,
             "tensor_bytes": sum(b for _, _, b in ts.values()),
             "matrix_types": sorted({NAMES.get(t, str(t))
                                     for t, s, _ in ts.values() if len(s) == 2})}
