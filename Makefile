@@ -14,7 +14,12 @@
 #   make install    install the SQLite module, the PostgreSQL extension and
 #                   the default model
 #
-# SANITIZE=1 builds the core, CLI and SQLite module with ASan + UBSan.
+#   make test SANITIZE=1
+#                   the core, CLI, converter and SQLite module built with
+#                   ASan + UBSan into build-san/ and their tests run (all
+#                   but PostgreSQL's: its server loads plain code only)
+#   make fuzz       every libFuzzer target FUZZ_SECONDS (60) each
+#                   (tests/fuzz/fuzz.mk)
 
 BUILD   ?= build
 CC      ?= cc
@@ -50,7 +55,20 @@ include core/core.mk
 deps:
 	@sh tools/install-deps.sh
 
+# SANITIZE=1: everything that can run sanitized (the sub-makes inherit
+# SANITIZE=1, so they build and test build-san/); the fuzz seeds run in
+# their own ASan+UBSan fuzzer builds either way.
 test: deps
+ifeq ($(SANITIZE),1)
+	$(MAKE) core cli sqlite convert
+	$(MAKE) test-core
+	$(MAKE) test-convert
+	$(MAKE) test-sqlite
+	$(MAKE) fuzz-regress
+	@echo "test: SANITIZE=1 skipped test-pg and test-cross: the PostgreSQL" \
+	      "server is not built with ASan/UBSan and cannot load a sanitized" \
+	      "extension (plain make test runs them)"
+else
 	$(MAKE) all
 	$(MAKE) test-core
 	$(MAKE) test-convert
@@ -59,6 +77,7 @@ test: deps
 	$(MAKE) test-pg-stress
 	$(MAKE) test-cross
 	$(MAKE) fuzz-regress
+endif
 
 install: install-sqlite install-pg
 

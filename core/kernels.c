@@ -155,7 +155,9 @@ gelu_one(float y, float b)
     int i;
 
     z = GPT_GELU_2C * fmaf(GPT_GELU_K, x3, x);
-    z = z > GPT_EXP_CLAMP ? GPT_EXP_CLAMP : z < -GPT_EXP_CLAMP ? -GPT_EXP_CLAMP : z;
+    /* NaN (x is NaN) goes to -80 as in the SIMD max/min: converting NaN to
+     * int below would be undefined (the result is NaN anyway) */
+    z = z > GPT_EXP_CLAMP ? GPT_EXP_CLAMP : z >= -GPT_EXP_CLAMP ? z : -GPT_EXP_CLAMP;
     n = nearbyintf(z * GPT_EXP_LOG2E);
     r = fmaf(n, -GPT_EXP_LN2_HI, z);
     r = fmaf(n, -GPT_EXP_LN2_LO, r);

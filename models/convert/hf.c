@@ -141,6 +141,15 @@ read_config(const char *dir, hparams *hp, gpt_error *err)
                           "number between 0 and 1", path);
             goto out;
         }
+        /* GGUF stores it as a float: 1e-80 would become 0, which the
+         * runtime refuses (found by fuzz_convert) */
+        if (!((float)v->number > 0 && (float)v->number < 1)) {
+            gpt_set_error(err, st, "%s: \"layer_norm_epsilon\" %g is %g as "
+                          "a 32-bit float (GGUF stores it so); it must stay "
+                          "between 0 and 1", path, v->number,
+                          (double)(float)v->number);
+            goto out;
+        }
         hp->eps = v->number;
     }
     if (hp->n_embd % hp->n_head != 0) {

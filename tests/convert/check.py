@@ -182,6 +182,8 @@ def make_bad(hf, out):
     d = case("no_n_head", ["config.json"])
     put(d, "config.json", json.dumps({k: v for k, v in cfg.items()
                                       if k != "n_head"}))
+    d = case("eps_float_zero", ["config.json"])
+    put(d, "config.json", json.dumps(dict(cfg, layer_norm_epsilon=1e-80)))
     # vocab.json / merges.txt
     d = case("vocab_gap", ["vocab.json"])
     v2 = dict(vocab)

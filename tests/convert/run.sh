@@ -269,6 +269,9 @@ if [ $crashes -eq 0 ]; then
 else
     bad "damaged safetensors headers: $crashes crashed"
 fi
+# found by fuzz_convert: an epsilon that is 0 as a float (GGUF's type) was
+# written, and the runtime then refused the file
+expect eps_float_zero '"layer_norm_epsilon" 1e-80 is 0 as a 32-bit float' "$B/eps_float_zero" --type f32
 
 # ------------------------------------- 124M-shaped checkpoint, optional
 # CONVERT_BIG=1: the real GPT-2 shapes (768 wide, 12 layers, 500 MB) must
