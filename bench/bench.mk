@@ -20,7 +20,7 @@ BENCH_DIR  := $(BUILD)/bench
 BENCH_ARGS ?=
 BENCH_BINS := $(BENCH_DIR)/bandwidth $(BENCH_DIR)/sgemm $(BENCH_DIR)/tokbench \
               $(BENCH_DIR)/rss $(BENCH_DIR)/corebench $(BENCH_DIR)/genbench \
-              $(BENCH_DIR)/kernbench
+              $(BENCH_DIR)/kernbench $(BENCH_DIR)/maptouch
 
 BENCH_SQL      ?= 1
 BENCH_SQL_ARGS ?=
@@ -51,6 +51,10 @@ $(BENCH_DIR)/sgemm: bench/sgemm.c | $(BENCH_DIR)
 
 $(BENCH_DIR)/tokbench: bench/tokbench.c $(CORE_LIB) core/gpt.h | $(BENCH_DIR)
 	$(CC) $(ALL_CFLAGS) $< -o $@ $(CORE_LIB) $(LDLIBS_CORE)
+
+# the page-table floor under the attach cost (no core code)
+$(BENCH_DIR)/maptouch: bench/maptouch.c | $(BENCH_DIR)
+	$(CC) $(ALL_CFLAGS) $< -o $@
 
 $(BENCH_DIR)/rss: bench/rss.c $(CORE_LIB) core/gpt.h | $(BENCH_DIR)
 	$(CC) $(ALL_CFLAGS) $< -o $@ $(CORE_LIB) $(LDLIBS_CORE)

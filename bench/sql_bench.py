@@ -223,6 +223,14 @@ def attach_pg(prompts, runs):
             "median_ms": med(d) * 1e3, "spread_ms": [x * 1e3 for x in spread(d)]}
 
 
+def page_touch(runs):
+    """The floor under any attach cost: a new process maps the model and
+    reads a byte of every page (bench/maptouch.c), as the first forward
+    pass must; the file is in the page cache.  Milliseconds per run."""
+    tool = os.path.join(ROOT, "build", "bench", "maptouch")
+    return [json.loads(run([tool, MODEL]))["touch_ms"] for _ in range(runs)]
+
+
 def smaps_private(pid):
     vals = {}
     with open("/proc/%d/smaps_rollup" % pid) as f:
@@ -412,7 +420,8 @@ def main():
                 r["overhead"]["postgres_ratio"]))
         if "attach" in only:
             r["attach"] = {"sqlite": attach_sqlite(prompts, a.runs),
-                           "postgres": attach_pg(prompts, a.runs)}
+                           "postgres": attach_pg(prompts, a.runs),
+                           "page_touch_ms": page_touch(a.runs)}
             log("attach: sqlite %.1f ms, postgres %.1f ms" % (
                 r["attach"]["sqlite"]["median_ms"], r["attach"]["postgres"]["median_ms"]))
         if "memory" in only:
