@@ -26,6 +26,9 @@ corpus_convert/: inputs of fuzz_convert.c: first byte = mode (bits 0-1:
 the rest is model.safetensors, 3 both: a 2-byte little-endian length, the
 config, then the safetensors; bits 2-3: output type f16, f32, q8_0).
 
+Files named regress-* in the corpora are inputs the fuzzers found (a bug
+each, fixed; see README.md): committed by hand, and left alone here.
+
 Only the standard library: the files are tiny, written by hand with struct.
 """
 import os
