@@ -13,7 +13,7 @@
  * Rows are processed in groups (4 for AVX-512, 2 for AVX2) so each loaded
  * x chunk feeds several rows; for T > 1 the group's rows stay in L1/L2 while
  * every token reuses them, so the weights stream from memory once per call.
- * AVX-512 decode (T = 1) takes tiles of 8 rows with a tuned prefetch.
+ * AVX-512 decode (T = 1) takes tiles of 8 or 12 rows with a tuned prefetch.
  * Q8_0 weights take the int8 path of kernels_q8_x86.c.
  */
 #include <immintrin.h>
@@ -110,21 +110,26 @@ float_group_512(const gpt_matrix *W, const uint8_t *rows[G512], const float *x,
 
 /*
  * Decode (T = 1) reads every weight once per token and is bound by how many
- * cache-line misses are in flight, not by arithmetic.  A tile of DR512
- * consecutive rows keeps DR512 independent streams going (16 accumulators,
- * two per row as in float_group_512, so each row's order is unchanged), and
- * each stream prefetches DEC_LA bytes ahead of where it reads: the
- * lookahead is counted along the stream (row g, then row g + DR512 of the
- * next tile, ...), so it stays the same in bytes whatever the row length
- * (a 768-float row is 3 KiB, a 3072-float one 12 KiB) and the prefetched
- * data (DR512 x DEC_LA = 24 KiB) still fits in L1.  Measured with
- * bench/kernbench.c and `gpt bench` against the 4-row group with an 8-row
- * prefetch distance; the -D overrides are for such tuning runs.
+ * cache-line misses are in flight, not by arithmetic.  A tile of nr
+ * consecutive rows (8 for F32, 12 for the half-size F16/BF16 rows; 2 x nr
+ * accumulators, two per row as in float_group_512, so each row's order is
+ * unchanged) keeps nr independent streams going, and each stream prefetches
+ * DEC_LA bytes ahead of where it reads: the lookahead is counted along the
+ * stream (row g, then row g + nr of the next tile, ...), so it stays the
+ * same in bytes whatever the row length (a 768-float F32 row is 3 KiB, a
+ * 3072-float one 12 KiB) and the prefetched data (nr x DEC_LA, 24-36 KiB)
+ * still fits in L1.  Tuned with bench/kernbench.c and `gpt bench` on the
+ * 124M models against the 4-row group with an 8-row prefetch distance
+ * (README, Benchmarks); the -D overrides are for such tuning runs.
  */
 #define INLINE inline __attribute__((always_inline))
-#ifndef DR512
-#define DR512 8
+#ifndef DR32
+#define DR32 8    /* rows per F32 tile */
 #endif
+#ifndef DR16
+#define DR16 12   /* rows per F16/BF16 tile: more rows for half the bytes */
+#endif
+#define DRMAX 12
 #ifndef DEC_LA32
 #define DEC_LA32 3072
 #endif
@@ -150,29 +155,29 @@ loadw16_512(uint32_t type, const uint8_t *p)
     }
 }
 
-/* y[0..DR512) = the rows starting at row0 (stride rb) times x. */
+/* out[0..nr) = the nr rows starting at row0 (stride rb) times x. */
 T512 static INLINE void
-decode_tile_512(uint32_t type, const uint8_t *row0, size_t rb, int n,
-                const float *x, float out[DR512])
+decode_tile_512(uint32_t type, int nr, const uint8_t *row0, size_t rb, int n,
+                const float *x, float *out)
 {
     const size_t es = type == GGML_F32 ? 4 : 2;
-    const uint8_t *rows[DR512];
-    __m512 A[DR512], B[DR512];
+    const uint8_t *rows[DRMAX];
+    __m512 A[DRMAX], B[DRMAX];
     int c, g;
     const size_t la = es == 4 ? DEC_LA32 : DEC_LA16;
     /* the prefetch point: row g + pd / rb, byte po (pd a whole tile step) */
-    size_t pd = la / rb * DR512 * rb, po = la % rb;
+    size_t pd = la / rb * nr * rb, po = la % rb;
 
-    #pragma GCC unroll 8
-    for (g = 0; g < DR512; g++) {
+    #pragma GCC unroll 12
+    for (g = 0; g < nr; g++) {
         rows[g] = row0 + (size_t)g * rb;
         A[g] = B[g] = _mm512_setzero_ps();
     }
     for (c = 0; c * 16 + 32 <= n; c += 2) {
         __m512 x0 = _mm512_loadu_ps(x + c * 16), x1 = _mm512_loadu_ps(x + c * 16 + 16);
         size_t off = (size_t)c * 16 * es;
-        #pragma GCC unroll 8
-        for (g = 0; g < DR512; g++) {
+        #pragma GCC unroll 12
+        for (g = 0; g < nr; g++) {
             __builtin_prefetch(rows[g] + pd + po, 0, DEC_HINT);
             if (es == 4)
                 __builtin_prefetch(rows[g] + pd + po + 64, 0, DEC_HINT);
@@ -182,7 +187,7 @@ decode_tile_512(uint32_t type, const uint8_t *row0, size_t rb, int n,
         po += 32 * es;
         if (po >= rb) {
             po -= rb;
-            pd += DR512 * rb;
+            pd += nr * rb;
         }
     }
     if (c * 16 < n) {   /* the last one or two chunks, masked as in float_group_512 */
@@ -191,34 +196,34 @@ decode_tile_512(uint32_t type, const uint8_t *row0, size_t rb, int n,
             __mmask16 m1 = (__mmask16)((1u << (rem - 16)) - 1);
             __m512 x0 = _mm512_loadu_ps(x + c * 16);
             __m512 x1 = _mm512_maskz_loadu_ps(m1, x + (c + 1) * 16);
-            #pragma GCC unroll 8
-            for (g = 0; g < DR512; g++) {
+            #pragma GCC unroll 12
+            for (g = 0; g < nr; g++) {
                 A[g] = _mm512_fmadd_ps(load16_512(type, rows[g], c * 16, 0xffff), x0, A[g]);
                 B[g] = _mm512_fmadd_ps(load16_512(type, rows[g], (c + 1) * 16, m1), x1, B[g]);
             }
         } else {
             __mmask16 m0 = rem == 16 ? (__mmask16)0xffff : (__mmask16)((1u << rem) - 1);
             __m512 x0 = _mm512_maskz_loadu_ps(m0, x + c * 16);
-            #pragma GCC unroll 8
-            for (g = 0; g < DR512; g++)
+            #pragma GCC unroll 12
+            for (g = 0; g < nr; g++)
                 A[g] = _mm512_fmadd_ps(load16_512(type, rows[g], c * 16, m0), x0, A[g]);
         }
     }
-    #pragma GCC unroll 8
-    for (g = 0; g < DR512; g++)
+    #pragma GCC unroll 12
+    for (g = 0; g < nr; g++)
         out[g] = hsum512(_mm512_add_ps(A[g], B[g]));
 }
 
 /* One instance per weight type, so the type test leaves the inner loop. */
-#define DECODE512(NAME, TYPE)                                                \
+#define DECODE512(NAME, TYPE, NR)                                            \
     T512 static void NAME(const uint8_t *row0, size_t rb, int n,            \
-                          const float *x, float out[DR512])                 \
+                          const float *x, float *out)                       \
     {                                                                       \
-        decode_tile_512(TYPE, row0, rb, n, x, out);                         \
+        decode_tile_512(TYPE, NR, row0, rb, n, x, out);                     \
     }
-DECODE512(decode_f32_512, GGML_F32)
-DECODE512(decode_f16_512, GGML_F16)
-DECODE512(decode_bf16_512, GGML_BF16)
+DECODE512(decode_f32_512, GGML_F32, DR32)
+DECODE512(decode_f16_512, GGML_F16, DR16)
+DECODE512(decode_bf16_512, GGML_BF16, DR16)
 
 T512 static void
 matmul_avx512(const gpt_matrix *W, const float *x, int ldx, int T, float *y,
@@ -235,7 +240,8 @@ matmul_avx512(const gpt_matrix *W, const float *x, int ldx, int T, float *y,
         void (*tile)(const uint8_t *, size_t, int, const float *, float *) =
             W->type == GGML_F16 ? decode_f16_512
             : W->type == GGML_BF16 ? decode_bf16_512 : decode_f32_512;
-        for (; r0 + DR512 <= r1; r0 += DR512)
+        int nr = W->type == GGML_F32 ? DR32 : DR16;
+        for (; r0 + nr <= r1; r0 += nr)
             tile(base + (size_t)r0 * W->row_bytes, W->row_bytes, W->cols, x,
                  y + r0);
     }
