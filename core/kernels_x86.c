@@ -13,6 +13,8 @@
  * Rows are processed in groups (4 for AVX-512, 2 for AVX2) so each loaded
  * x chunk feeds several rows; for T > 1 the group's rows stay in L1/L2 while
  * every token reuses them, so the weights stream from memory once per call.
+ * Decode (T = 1) takes tiles of more rows (AVX-512: 8 F32 or 12 F16/BF16;
+ * AVX2: 3) with a prefetch tuned for streaming.
  * Q8_0 weights take the int8 path of kernels_q8_x86.c.
  */
 #include <immintrin.h>
@@ -107,6 +109,123 @@ float_group_512(const gpt_matrix *W, const uint8_t *rows[G512], const float *x,
         out[g] = hsum512(_mm512_add_ps(A[g], B[g]));
 }
 
+/*
+ * Decode (T = 1) reads every weight once per token and is bound by how many
+ * cache-line misses are in flight, not by arithmetic.  A tile of nr
+ * consecutive rows (8 for F32, 12 for the half-size F16/BF16 rows; 2 x nr
+ * accumulators, two per row as in float_group_512, so each row's order is
+ * unchanged) keeps nr independent streams going, and each stream prefetches
+ * DEC_LA bytes ahead of where it reads: the lookahead is counted along the
+ * stream (row g, then row g + nr of the next tile, ...), so it stays the
+ * same in bytes whatever the row length (a 768-float F32 row is 3 KiB, a
+ * 3072-float one 12 KiB) and the prefetched data (nr x DEC_LA, 24-36 KiB)
+ * still fits in L1.  Tuned with bench/kernbench.c and `gpt bench` on the
+ * 124M models against the 4-row group with an 8-row prefetch distance
+ * (README, Benchmarks); the -D overrides are for such tuning runs.
+ */
+#define INLINE inline __attribute__((always_inline))
+#ifndef DR32
+#define DR32 8    /* rows per F32 tile */
+#endif
+#ifndef DR16
+#define DR16 12   /* rows per F16/BF16 tile: more rows for half the bytes */
+#endif
+#define DRMAX 12
+#ifndef DEC_LA32
+#define DEC_LA32 3072
+#endif
+#ifndef DEC_LA16
+#define DEC_LA16 3072
+#endif
+#ifndef DEC_HINT
+#define DEC_HINT 3 /* prefetcht0 */
+#endif
+
+/* 16 weights at p, unmasked. */
+T512 static INLINE __m512
+loadw16_512(uint32_t type, const uint8_t *p)
+{
+    switch (type) {
+    case GGML_F16:
+        return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
+    case GGML_BF16:
+        return _mm512_castsi512_ps(_mm512_slli_epi32(
+            _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)p)), 16));
+    default:
+        return _mm512_loadu_ps(p);
+    }
+}
+
+/* out[0..nr) = the nr rows starting at row0 (stride rb) times x. */
+T512 static INLINE void
+decode_tile_512(uint32_t type, int nr, const uint8_t *row0, size_t rb, int n,
+                const float *x, float *out)
+{
+    const size_t es = type == GGML_F32 ? 4 : 2;
+    const uint8_t *rows[DRMAX];
+    __m512 A[DRMAX], B[DRMAX];
+    int c, g;
+    const size_t la = es == 4 ? DEC_LA32 : DEC_LA16;
+    /* the prefetch point: row g + pd / rb, byte po (pd a whole tile step) */
+    size_t pd = la / rb * nr * rb, po = la % rb;
+
+    #pragma GCC unroll 12
+    for (g = 0; g < nr; g++) {
+        rows[g] = row0 + (size_t)g * rb;
+        A[g] = B[g] = _mm512_setzero_ps();
+    }
+    for (c = 0; c * 16 + 32 <= n; c += 2) {
+        __m512 x0 = _mm512_loadu_ps(x + c * 16), x1 = _mm512_loadu_ps(x + c * 16 + 16);
+        size_t off = (size_t)c * 16 * es;
+        #pragma GCC unroll 12
+        for (g = 0; g < nr; g++) {
+            __builtin_prefetch(rows[g] + pd + po, 0, DEC_HINT);
+            if (es == 4)
+                __builtin_prefetch(rows[g] + pd + po + 64, 0, DEC_HINT);
+            A[g] = _mm512_fmadd_ps(loadw16_512(type, rows[g] + off), x0, A[g]);
+            B[g] = _mm512_fmadd_ps(loadw16_512(type, rows[g] + off + 16 * es), x1, B[g]);
+        }
+        po += 32 * es;
+        if (po >= rb) {
+            po -= rb;
+            pd += nr * rb;
+        }
+    }
+    if (c * 16 < n) {   /* the last one or two chunks, masked as in float_group_512 */
+        int rem = n - c * 16;
+        if (rem > 16) {
+            __mmask16 m1 = (__mmask16)((1u << (rem - 16)) - 1);
+            __m512 x0 = _mm512_loadu_ps(x + c * 16);
+            __m512 x1 = _mm512_maskz_loadu_ps(m1, x + (c + 1) * 16);
+            #pragma GCC unroll 12
+            for (g = 0; g < nr; g++) {
+                A[g] = _mm512_fmadd_ps(load16_512(type, rows[g], c * 16, 0xffff), x0, A[g]);
+                B[g] = _mm512_fmadd_ps(load16_512(type, rows[g], (c + 1) * 16, m1), x1, B[g]);
+            }
+        } else {
+            __mmask16 m0 = rem == 16 ? (__mmask16)0xffff : (__mmask16)((1u << rem) - 1);
+            __m512 x0 = _mm512_maskz_loadu_ps(m0, x + c * 16);
+            #pragma GCC unroll 12
+            for (g = 0; g < nr; g++)
+                A[g] = _mm512_fmadd_ps(load16_512(type, rows[g], c * 16, m0), x0, A[g]);
+        }
+    }
+    #pragma GCC unroll 12
+    for (g = 0; g < nr; g++)
+        out[g] = hsum512(_mm512_add_ps(A[g], B[g]));
+}
+
+/* One instance per weight type, so the type test leaves the inner loop. */
+#define DECODE512(NAME, TYPE, NR)                                            \
+    T512 static void NAME(const uint8_t *row0, size_t rb, int n,            \
+                          const float *x, float *out)                       \
+    {                                                                       \
+        decode_tile_512(TYPE, NR, row0, rb, n, x, out);                     \
+    }
+DECODE512(decode_f32_512, GGML_F32, DR32)
+DECODE512(decode_f16_512, GGML_F16, DR16)
+DECODE512(decode_bf16_512, GGML_BF16, DR16)
+
 T512 static void
 matmul_avx512(const gpt_matrix *W, const float *x, int ldx, int T, float *y,
               int ldy, int r0, int r1)
@@ -117,6 +236,15 @@ matmul_avx512(const gpt_matrix *W, const float *x, int ldx, int T, float *y,
     if (W->type == GGML_Q8_0) {
         gpt_matmul_q8_float(&gpt_kernels_avx512_impl, W, x, ldx, T, y, ldy, r0, r1);
         return;
+    }
+    if (T == 1) {   /* whole decode tiles, then groups for the rest */
+        void (*tile)(const uint8_t *, size_t, int, const float *, float *) =
+            W->type == GGML_F16 ? decode_f16_512
+            : W->type == GGML_BF16 ? decode_bf16_512 : decode_f32_512;
+        int nr = W->type == GGML_F32 ? DR32 : DR16;
+        for (; r0 + nr <= r1; r0 += nr)
+            tile(base + (size_t)r0 * W->row_bytes, W->row_bytes, W->cols, x,
+                 y + r0);
     }
     for (r = r0; r < r1; r += G512) {
         const uint8_t *rows[G512];
@@ -363,6 +491,99 @@ float_group_256(const gpt_matrix *W, const uint8_t *rows[G256], const float *x,
     }
 }
 
+/* AVX2 decode tiles, as the AVX-512 ones above but of DR256 rows: a row's
+ * 16-lane pair of accumulators takes 4 of the 16 ymm registers, so 3 rows
+ * (12 accumulators, x and a converted weight) is what fits. */
+#ifndef DR256
+#define DR256 3
+#endif
+
+/* 8 weights at p, unmasked. */
+T256 static INLINE __m256
+loadw8_256(uint32_t type, const uint8_t *p)
+{
+    switch (type) {
+    case GGML_F16:
+        return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
+    case GGML_BF16:
+        return _mm256_castsi256_ps(_mm256_slli_epi32(
+            _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p)), 16));
+    default:
+        return _mm256_loadu_ps((const float *)p);
+    }
+}
+
+T256 static INLINE void
+decode_tile_256(uint32_t type, const uint8_t *row0, size_t rb, int n,
+                const float *x, float out[DR256])
+{
+    const size_t es = type == GGML_F32 ? 4 : 2;
+    const size_t la = es == 4 ? DEC_LA32 : DEC_LA16;
+    size_t pd = la / rb * DR256 * rb, po = la % rb;
+    const uint8_t *rows[DR256];
+    v16 A[DR256], B[DR256];
+    int nchunks = (n + 15) / 16, c, g;
+
+    #pragma GCC unroll 4
+    for (g = 0; g < DR256; g++) {
+        rows[g] = row0 + (size_t)g * rb;
+        A[g].lo = A[g].hi = B[g].lo = B[g].hi = _mm256_setzero_ps();
+    }
+    for (c = 0; c * 16 + 32 <= n; c += 2) {
+        size_t off = (size_t)c * 16 * es;
+        __m256 xv = _mm256_loadu_ps(x + c * 16);
+        #pragma GCC unroll 4
+        for (g = 0; g < DR256; g++) {
+            __builtin_prefetch(rows[g] + pd + po, 0, DEC_HINT);
+            if (es == 4)
+                __builtin_prefetch(rows[g] + pd + po + 64, 0, DEC_HINT);
+            A[g].lo = _mm256_fmadd_ps(loadw8_256(type, rows[g] + off), xv, A[g].lo);
+        }
+        xv = _mm256_loadu_ps(x + c * 16 + 8);
+        #pragma GCC unroll 4
+        for (g = 0; g < DR256; g++)
+            A[g].hi = _mm256_fmadd_ps(loadw8_256(type, rows[g] + off + 8 * es), xv, A[g].hi);
+        xv = _mm256_loadu_ps(x + c * 16 + 16);
+        #pragma GCC unroll 4
+        for (g = 0; g < DR256; g++)
+            B[g].lo = _mm256_fmadd_ps(loadw8_256(type, rows[g] + off + 16 * es), xv, B[g].lo);
+        xv = _mm256_loadu_ps(x + c * 16 + 24);
+        #pragma GCC unroll 4
+        for (g = 0; g < DR256; g++)
+            B[g].hi = _mm256_fmadd_ps(loadw8_256(type, rows[g] + off + 24 * es), xv, B[g].hi);
+        po += 32 * es;
+        if (po >= rb) {
+            po -= rb;
+            pd += DR256 * rb;
+        }
+    }
+    for (; c < nchunks; c++) {   /* the rest, as float_group_256 does it */
+        int i = c * 16;
+        __m256 xl = loadx8_tail(x, i, n), xh = loadx8_tail(x, i + 8, n);
+        #pragma GCC unroll 4
+        for (g = 0; g < DR256; g++) {
+            v16 *acc = (c & 1) ? &B[g] : &A[g];
+            acc->lo = _mm256_fmadd_ps(load8_tail(type, rows[g], i, n), xl, acc->lo);
+            acc->hi = _mm256_fmadd_ps(load8_tail(type, rows[g], i + 8, n), xh, acc->hi);
+        }
+    }
+    #pragma GCC unroll 4
+    for (g = 0; g < DR256; g++) {
+        v16 s = {_mm256_add_ps(A[g].lo, B[g].lo), _mm256_add_ps(A[g].hi, B[g].hi)};
+        out[g] = hsum256x2(s);
+    }
+}
+
+#define DECODE256(NAME, TYPE)                                                \
+    T256 static void NAME(const uint8_t *row0, size_t rb, int n,            \
+                          const float *x, float *out)                       \
+    {                                                                       \
+        decode_tile_256(TYPE, row0, rb, n, x, out);                         \
+    }
+DECODE256(decode_f32_256, GGML_F32)
+DECODE256(decode_f16_256, GGML_F16)
+DECODE256(decode_bf16_256, GGML_BF16)
+
 T256 static void
 matmul_avx2(const gpt_matrix *W, const float *x, int ldx, int T, float *y,
             int ldy, int r0, int r1)
@@ -373,6 +594,14 @@ matmul_avx2(const gpt_matrix *W, const float *x, int ldx, int T, float *y,
     if (W->type == GGML_Q8_0) {
         gpt_matmul_q8_float(&gpt_kernels_avx2_impl, W, x, ldx, T, y, ldy, r0, r1);
         return;
+    }
+    if (T == 1) {   /* whole decode tiles, then groups for the rest */
+        void (*tile)(const uint8_t *, size_t, int, const float *, float *) =
+            W->type == GGML_F16 ? decode_f16_256
+            : W->type == GGML_BF16 ? decode_bf16_256 : decode_f32_256;
+        for (; r0 + DR256 <= r1; r0 += DR256)
+            tile(base + (size_t)r0 * W->row_bytes, W->row_bytes, W->cols, x,
+                 y + r0);
     }
     for (r = r0; r < r1; r += G256) {
         const uint8_t *rows[G256];
