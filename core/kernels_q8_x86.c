@@ -167,7 +167,9 @@ gpt_matmul_q8_avx512(const gpt_matrix *W, const uint8_t *xq, size_t ldq, int T,
                                              tile_512_2_3, tile_512_2_4, tile_512_2_5,
                                              tile_512_2_6, tile_512_2_7, tile_512_2_8};
     const uint8_t *base = W->data;
-    size_t pf = T == 1 ? PF_ROWS * W->row_bytes : 0;
+    /* prefetch rows ahead for every T: a small batch is as memory-bound as
+     * decode; only the first token group reads the rows from memory */
+    size_t pf = PF_ROWS * W->row_bytes;
     int nb = W->cols / 32, step = T == 1 ? 2 * RP : 4, r, t, g;
 
     for (r = r0; r < r1; r += step) {
@@ -182,7 +184,8 @@ gpt_matmul_q8_avx512(const gpt_matrix *W, const uint8_t *xq, size_t ldq, int T,
             if (T == 1)
                 tile_512_4_1(rows, nb, xq, ldq, out, pf);
             else
-                tiles[tt](rows, nb, xq + (size_t)t * ldq, ldq, out, pf);
+                tiles[tt](rows, nb, xq + (size_t)t * ldq, ldq, out,
+                          t == 0 ? pf : 0);
             for (i = 0; i < tt; i++)
                 for (g = 0; g < nr; g++)
                     y[(size_t)(t + i) * ldy + r + g] = out[i][g];
@@ -324,7 +327,7 @@ gpt_matmul_q8_avx2(const gpt_matrix *W, const uint8_t *xq, size_t ldq, int T,
     static const tile256_fn tiles[T2 + 1] = {NULL, tile_256_1, tile_256_2,
                                              tile_256_3, tile_256_4};
     const uint8_t *base = W->data;
-    size_t pf = T == 1 ? PF_ROWS * W->row_bytes : 0;
+    size_t pf = PF_ROWS * W->row_bytes; /* every T, as on AVX-512 */
     int nb = W->cols / 32, r, t, g;
 
     for (r = r0; r < r1; r += R2) {
@@ -336,7 +339,8 @@ gpt_matmul_q8_avx2(const gpt_matrix *W, const uint8_t *xq, size_t ldq, int T,
         for (t = 0; t < T; t += T2) {
             int tt = T - t < T2 ? T - t : T2, i;
             float out[T2][R2];
-            tiles[tt](rows, nb, xq + (size_t)t * ldq, ldq, out, pf);
+            tiles[tt](rows, nb, xq + (size_t)t * ldq, ldq, out,
+                      t == 0 ? pf : 0);
             for (i = 0; i < tt; i++)
                 for (g = 0; g < nr; g++)
                     y[(size_t)(t + i) * ldy + r + g] = out[i][g];
