@@ -5,7 +5,7 @@
 # pgbench, enrichment) on a throwaway PostgreSQL cluster.  Writes
 # build/bench/results.json, BENCHMARKS.md and docs/bench_*.png.
 #
-#   make bench                          everything (about 12 minutes on 2 quiet
+#   make bench                          everything (about 9 minutes on 2 quiet
 #                                       cores; much longer on a loaded machine)
 #   make bench BENCH_ARGS='--quick'     a smoke test: small settings, one run,
 #                                       report under build/bench/quick/
