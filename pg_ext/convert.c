@@ -223,3 +223,19 @@ pggpt_take_core_string(char *s, size_t len)
                         errmsg("out of memory")));
     return copy;
 }
+
+Tuplestorestate *
+pggpt_materialize(ReturnSetInfo *rsinfo, TupleDesc *tupdesc)
+{
+    MemoryContext oldcxt =
+        MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
+    Tuplestorestate *store;
+
+    *tupdesc = CreateTupleDescCopy(*tupdesc);
+    store = tuplestore_begin_heap(true, false, work_mem);
+    rsinfo->returnMode = SFRM_Materialize;
+    rsinfo->setResult = store;
+    rsinfo->setDesc = *tupdesc;
+    MemoryContextSwitchTo(oldcxt);
+    return store;
+}

@@ -181,7 +181,6 @@ pg_gpt_next_token_probs(PG_FUNCTION_ARGS)
     ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
     TupleDesc tupdesc;
     Tuplestorestate *store;
-    MemoryContext oldcxt;
     gpt_session *s;
     gpt_model *m;
     gpt_error err;
@@ -218,13 +217,7 @@ pg_gpt_next_token_probs(PG_FUNCTION_ARGS)
     if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
         elog(ERROR, "return type must be a row type");
 
-    oldcxt = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
-    tupdesc = CreateTupleDescCopy(tupdesc);
-    store = tuplestore_begin_heap(true, false, work_mem);
-    rsinfo->returnMode = SFRM_Materialize;
-    rsinfo->setResult = store;
-    rsinfo->setDesc = tupdesc;
-    MemoryContextSwitchTo(oldcxt);
+    store = pggpt_materialize(rsinfo, &tupdesc);
 
     for (size_t i = 0; i < n; i++) {
         Datum values[6];

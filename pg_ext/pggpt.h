@@ -19,6 +19,8 @@
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "nodes/execnodes.h"
+#include "utils/tuplestore.h"
 
 #include "gpt.h"
 
@@ -51,6 +53,12 @@ extern int pggpt_effective_threads(void);
 extern double pggpt_model_load_ms(void);
 
 /* ---- conversions (convert.c) */
+
+/* Sets rsinfo up for a materialized set result: *tupdesc is replaced by a
+ * copy in per-query memory, and the returned tuplestore (also there) takes
+ * the rows. */
+extern Tuplestorestate *pggpt_materialize(ReturnSetInfo *rsinfo,
+                                          TupleDesc *tupdesc);
 
 /* Raises the error for a core status (never returns).  For a cancelled
  * call it lets PostgreSQL report the interrupt first. */

@@ -84,7 +84,6 @@ pg_gpt_token_logprobs(PG_FUNCTION_ARGS)
     ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
     TupleDesc tupdesc;
     Tuplestorestate *store;
-    MemoryContext oldcxt;
     gpt_session *s;
     gpt_model *m;
     const char *t;
@@ -109,13 +108,7 @@ pg_gpt_token_logprobs(PG_FUNCTION_ARGS)
         ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
                         errmsg("too many tokens")));
 
-    oldcxt = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
-    tupdesc = CreateTupleDescCopy(tupdesc);
-    store = tuplestore_begin_heap(true, false, work_mem);
-    rsinfo->returnMode = SFRM_Materialize;
-    rsinfo->setResult = store;
-    rsinfo->setDesc = tupdesc;
-    MemoryContextSwitchTo(oldcxt);
+    store = pggpt_materialize(rsinfo, &tupdesc);
 
     for (size_t i = 0; i < n; i++) {
         Datum values[4];
