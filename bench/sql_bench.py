@@ -9,7 +9,8 @@ Measures, on the 124M-shaped Q8_0 model with one thread:
   overhead  the same greedy generation (64-token prompt, 128 tokens) through
             the CLI, sqlite3 and psql; median of N runs, ratio to the CLI
   attach    first gpt_generate(max_tokens 1) in a fresh connection minus the
-            same call on a warm one (SQLite and PostgreSQL)
+            same call on a warm one: a new PostgreSQL backend, a new sqlite3
+            process, a new SQLite connection in a process that has the model
   memory    private resident memory (smaps_rollup Private_Clean +
             Private_Dirty) of backends that used the model, beside the KV
             cache size and an idle backend
@@ -163,12 +164,53 @@ def bench_sqlite(prompts, gen, runs):
 
 
 def attach_sqlite(prompts, runs):
+    """A new sqlite3 process: its first connection maps the model."""
     first, warm = [], []
     for i in range(runs):
         times, _ = sqlite_session([sqlite_gen(prompts[i], 1),
                                    sqlite_gen(prompts[i + 1], 1)])
         first.append(times[0])
         warm.append(times[1])
+    return attach_result(first, warm)
+
+
+# Run by a fresh Debian python3 (its sqlite3 module can load extensions):
+# connection A uses the model; then each new connection B times its first
+# call and a second one.  sqlite_ext/registry.c shares one mapped model per
+# file per process, so B finds the model open and its pages mapped, as a
+# connection of an application's pool does.
+CONN_SCRIPT = r"""
+import json, sqlite3, sys, time
+so, prompts = sys.argv[1], json.loads(sys.argv[2])
+q = "SELECT gpt_generate(?, '{\"max_tokens\": 1, \"temperature\": 0}')"
+def connect():
+    c = sqlite3.connect(":memory:")
+    c.enable_load_extension(True)
+    c.load_extension(so)
+    return c
+def timed(c, p):
+    t = time.perf_counter()
+    c.execute(q, (p,)).fetchone()
+    return time.perf_counter() - t
+a = connect()
+timed(a, prompts[0])
+out = []
+for i in range(1, len(prompts) - 1, 2):
+    b = connect()
+    out.append([timed(b, prompts[i]), timed(b, prompts[i + 1])])
+    b.close()
+print(json.dumps(out))
+"""
+
+
+def attach_sqlite_conn(prompts, runs):
+    """A new connection in a process where another one uses the model."""
+    out = json.loads(run([sys.executable, "-c", CONN_SCRIPT, SQLITE_SO,
+                          json.dumps(prompts[:2 * runs + 1])], env=sqlite_env()))
+    return attach_result([f for f, _ in out], [w for _, w in out])
+
+
+def attach_result(first, warm):
     d = [a - b for a, b in zip(first, warm)]
     return {"first_s": first, "warm_s": warm, "attach_s": d,
             "median_ms": med(d) * 1e3, "spread_ms": [x * 1e3 for x in spread(d)]}
@@ -218,9 +260,7 @@ def attach_pg(prompts, runs):
         times, _ = psql_session([pg_gen(prompts[i], 1), pg_gen(prompts[i + 1], 1)])
         first.append(times[0])
         warm.append(times[1])
-    d = [a - b for a, b in zip(first, warm)]
-    return {"first_s": first, "warm_s": warm, "attach_s": d,
-            "median_ms": med(d) * 1e3, "spread_ms": [x * 1e3 for x in spread(d)]}
+    return attach_result(first, warm)
 
 
 def page_touch(runs):
@@ -400,7 +440,7 @@ def main():
     r = {"load_before": loadavg(), "runs": a.runs, "cmd": a.cmd, "machine": machine()}
     info, per_tok = kv_bytes()
     r["model"] = info
-    prompts = make_prompts(max(a.runs + 2, a.backends + 2))
+    prompts = make_prompts(max(2 * a.runs + 2, a.backends + 2))
     r["prompt_tokens"] = PROMPT_TOKENS
     log("prompts ready (%d tokens each)" % PROMPT_TOKENS)
     tmp = tempfile.mkdtemp(prefix="gpt-bench-sql.")
@@ -420,10 +460,12 @@ def main():
                 r["overhead"]["postgres_ratio"]))
         if "attach" in only:
             r["attach"] = {"sqlite": attach_sqlite(prompts, a.runs),
+                           "sqlite_conn": attach_sqlite_conn(prompts, a.runs),
                            "postgres": attach_pg(prompts, a.runs),
                            "page_touch_ms": page_touch(a.runs)}
-            log("attach: sqlite %.1f ms, postgres %.1f ms" % (
-                r["attach"]["sqlite"]["median_ms"], r["attach"]["postgres"]["median_ms"]))
+            log("attach: sqlite process %.1f ms, sqlite connection %.1f ms, postgres %.1f ms" % (
+                r["attach"]["sqlite"]["median_ms"], r["attach"]["sqlite_conn"]["median_ms"],
+                r["attach"]["postgres"]["median_ms"]))
         if "memory" in only:
             m = bench_memory(prompts, a.backends, a.gen)
             m["kv_full_bytes"] = per_tok * info["context_length"]

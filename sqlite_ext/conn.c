@@ -20,13 +20,13 @@
  * For hosts that never interrupt, GPT_TIMEOUT_MS (read when the module is
  * loaded into a connection) bounds every call of that connection; a
  * gpt_generate_tokens stream, one core call per row, is bounded as a whole
- * from its first row (gpt_conn_begin_until).
+ * from its first row (gpt_conn_arm).
  *
- * Sessions: one per connection for every call that finishes within one SQL
- * function call or xFilter, plus one per open gpt_generate_tokens cursor,
- * whose generation lives in its session between rows.  The last stream
- * session is kept as a spare (a KV cache of the model's context) so that a
- * stream per statement does not allocate one each time.
+ * Sessions: every call that finishes within one SQL function call or
+ * xFilter takes a session from the registry's pool of its model
+ * (registry.h) in gpt_conn_begin and gives it back in gpt_conn_end; an open
+ * gpt_generate_tokens cursor holds one from xFilter to close, because its
+ * generation lives in the session between rows.
  */
 #include "conn.h"
 
@@ -73,8 +73,6 @@ void gpt_conn_unref(void *p)
     gpt_conn *c = p;
     if (!c || --c->refs > 0)
         return;
-    gpt_session_free(c->session);
-    gpt_session_free(c->spare);
     gpt_registry_release(c->model);
     sqlite3_free(c);
 }
@@ -99,27 +97,6 @@ gpt_status gpt_conn_model(gpt_conn *c, gpt_model **m, gpt_error *err)
     return GPT_OK;
 }
 
-gpt_status gpt_conn_session(gpt_conn *c, gpt_session **s, gpt_error *err)
-{
-    gpt_model *m;
-    gpt_status rc = gpt_conn_model(c, &m, err);
-    if (rc != GPT_OK)
-        return rc;
-    if (!c->session) {
-        rc = gpt_session_new(m, &c->session, err);
-        if (rc != GPT_OK)
-            return rc;
-        rc = gpt_session_set_threads(c->session, c->threads, err);
-        if (rc != GPT_OK) {
-            gpt_session_free(c->session);
-            c->session = NULL;
-            return rc;
-        }
-    }
-    *s = c->session;
-    return GPT_OK;
-}
-
 gpt_status gpt_conn_stream_session(gpt_conn *c, gpt_session **s,
                                    gpt_error *err)
 {
@@ -127,36 +104,13 @@ gpt_status gpt_conn_stream_session(gpt_conn *c, gpt_session **s,
     gpt_status rc = gpt_conn_model(c, &m, err);
     if (rc != GPT_OK)
         return rc;
-    if (c->spare && gpt_session_model(c->spare) == m) {
-        *s = c->spare;
-        c->spare = NULL;
-        return GPT_OK;
-    }
-    gpt_session_free(c->spare); /* made for a model no longer in use */
-    c->spare = NULL;
-    rc = gpt_session_new(m, s, err);
-    if (rc == GPT_OK) {
-        rc = gpt_session_set_threads(*s, c->threads, err);
-        if (rc != GPT_OK) {
-            gpt_session_free(*s);
-            *s = NULL;
-        }
-    }
-    return rc;
+    return gpt_registry_take_session(m, c->threads, s, err);
 }
 
 void gpt_conn_stream_done(gpt_conn *c, gpt_session *s)
 {
-    if (!s)
-        return;
-    /* Keep one, for the current model only (after gpt_load the stream's
-     * session still holds the old model, which it kept alive until now). */
-    if (!c->spare && s != c->session && gpt_session_model(s) == c->model) {
-        gpt_session_set_cancel(s, NULL, NULL);
-        c->spare = s;
-        return;
-    }
-    gpt_session_free(s);
+    (void)c;
+    gpt_registry_give_session(s);
 }
 
 gpt_status gpt_conn_load(gpt_conn *c, const char *path, gpt_error *err)
@@ -165,10 +119,6 @@ gpt_status gpt_conn_load(gpt_conn *c, const char *path, gpt_error *err)
     gpt_status rc = gpt_registry_acquire(path, &m, err);
     if (rc != GPT_OK)
         return rc;
-    gpt_session_free(c->session);
-    c->session = NULL;
-    gpt_session_free(c->spare);
-    c->spare = NULL;
     gpt_registry_release(c->model);
     c->model = m;
     return GPT_OK;
@@ -201,13 +151,24 @@ int64_t gpt_conn_deadline(const gpt_conn *c)
     return c->timeout_ms ? now_ns() + (int64_t)c->timeout_ms * 1000000 : 0;
 }
 
-gpt_status gpt_conn_begin(gpt_conn *c, gpt_session *s, gpt_error *err)
+gpt_status gpt_conn_begin(gpt_conn *c, gpt_session **s, gpt_error *err)
 {
-    return gpt_conn_begin_until(c, s, gpt_conn_deadline(c), err);
+    gpt_status rc = gpt_conn_stream_session(c, s, err);
+    if (rc == GPT_OK && (rc = gpt_conn_arm(c, *s, gpt_conn_deadline(c), err)) != GPT_OK) {
+        gpt_registry_give_session(*s);
+        *s = NULL;
+    }
+    return rc;
 }
 
-gpt_status gpt_conn_begin_until(gpt_conn *c, gpt_session *s,
-                                int64_t deadline_ns, gpt_error *err)
+void gpt_conn_end(gpt_conn *c, gpt_session *s)
+{
+    gpt_conn_disarm(c, s);
+    gpt_registry_give_session(s);
+}
+
+gpt_status gpt_conn_arm(gpt_conn *c, gpt_session *s, int64_t deadline_ns,
+                        gpt_error *err)
 {
     c->timed_out = 0;
     c->deadline_ns = deadline_ns;
@@ -226,7 +187,7 @@ gpt_status gpt_conn_begin_until(gpt_conn *c, gpt_session *s,
     return GPT_OK;
 }
 
-void gpt_conn_end(gpt_conn *c, gpt_session *s)
+void gpt_conn_disarm(gpt_conn *c, gpt_session *s)
 {
     gpt_session_set_cancel(s, NULL, NULL);
     sqlite3_finalize(c->probe);

@@ -197,17 +197,16 @@ static int each_filter(sqlite3_vtab_cursor *cur, int idx, const char *idx_str,
 
     gpt_error err = {0};
     gpt_session *s;
-    gpt_status st = gpt_conn_session(conn, &s, &err);
-    if (st == GPT_OK)
-        st = gpt_gen_options_check(gpt_session_model(s), &o, &err);
-    if (st == GPT_OK)
-        st = gpt_conn_begin(conn, s, &err);
+    gpt_status st = gpt_conn_begin(conn, &s, &err);
     if (st == GPT_OK) {
-        st = gpt_generate_batch(s, (const char *const *)prompts, lens, n, &o,
-                                c->texts, c->text_lens, &err);
+        st = gpt_gen_options_check(gpt_session_model(s), &o, &err);
+        if (st == GPT_OK) {
+            st = gpt_generate_batch(s, (const char *const *)prompts, lens, n,
+                                    &o, c->texts, c->text_lens, &err);
+            if (st == GPT_ERR_CONTEXT_OVERFLOW)
+                name_long_prompt(conn, &o, prompts, lens, n, &err);
+        }
         gpt_conn_end(conn, s);
-        if (st == GPT_ERR_CONTEXT_OVERFLOW)
-            name_long_prompt(conn, &o, prompts, lens, n, &err);
     }
     gpt_sqlite_options_free(&o);
     if (st != GPT_OK) {

@@ -78,14 +78,12 @@ void gpt_fn_generate(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     }
     char *text = NULL;
     size_t text_len = 0;
-    gpt_status rc = gpt_conn_session(c, &s, &err);
-    if (rc == GPT_OK)
-        rc = gpt_gen_options_check(gpt_session_model(s), &o, &err);
-    if (rc == GPT_OK)
-        rc = gpt_conn_begin(c, s, &err);
+    gpt_status rc = gpt_conn_begin(c, &s, &err);
     if (rc == GPT_OK) {
-        rc = gpt_generate(s, prompt, (size_t)prompt_len, &o, &text, &text_len,
-                          &err);
+        rc = gpt_gen_options_check(gpt_session_model(s), &o, &err);
+        if (rc == GPT_OK)
+            rc = gpt_generate(s, prompt, (size_t)prompt_len, &o, &text,
+                              &text_len, &err);
         gpt_conn_end(c, s);
     }
     gpt_sqlite_options_free(&o);
@@ -254,9 +252,7 @@ static void result_info(sqlite3_context *ctx, const char *fname, gpt_conn *c)
         return;
     }
     gpt_model_get_info(m, &in);
-    int threads = c->session ? gpt_session_threads(c->session)
-                  : c->threads > 0 ? c->threads
-                                   : gpt_default_threads();
+    int threads = c->threads > 0 ? c->threads : gpt_default_threads();
     sqlite3_str *out = sqlite3_str_new(sqlite3_context_db_handle(ctx));
     sqlite3_str_appendall(out, "{\"path\":");
     append_json_path(out, in.path);

@@ -127,9 +127,7 @@ static int logprobs_filter(sqlite3_vtab_cursor *cur, int idx,
 
     gpt_error err = {0};
     gpt_session *s;
-    gpt_status st = gpt_conn_session(conn, &s, &err);
-    if (st == GPT_OK)
-        st = gpt_conn_begin(conn, s, &err);
+    gpt_status st = gpt_conn_begin(conn, &s, &err);
     if (st == GPT_OK) {
         st = gpt_token_logprobs(s, text, (size_t)len, &c->ids, &c->logprobs,
                                 &c->n, &err);

@@ -146,16 +146,13 @@ static int probs_filter(sqlite3_vtab_cursor *cur, int idx, const char *idx_str,
 
     gpt_error err = {0};
     gpt_session *s;
-    gpt_status rc = gpt_conn_session(conn, &s, &err);
+    gpt_status rc = gpt_conn_begin(conn, &s, &err);
     if (rc == GPT_OK) {
         /* More than the vocabulary gives the whole vocabulary. */
         gpt_model_info in;
         gpt_model_get_info(gpt_session_model(s), &in);
         if (k > in.n_vocab)
             k = in.n_vocab;
-        rc = gpt_conn_begin(conn, s, &err);
-    }
-    if (rc == GPT_OK) {
         rc = gpt_next_token_probs(s, prompt, (size_t)len, (int)k, &c->rows,
                                   &c->n, &err);
         gpt_conn_end(conn, s);

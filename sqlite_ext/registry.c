@@ -3,7 +3,7 @@
  *
  * Opening happens under the mutex: it costs milliseconds (the file is
  * mapped, not read), and it keeps two connections that load the same file
- * at once from mapping it twice.
+ * at once from mapping it twice.  Sessions are made and freed outside it.
  */
 #include "registry.h"
 
@@ -14,6 +14,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
+/* Idle sessions kept per model: as many as calls that ran at once, up to
+ * this; more are freed when given back. */
+#define IDLE_MAX 8
+
 typedef struct entry {
     dev_t dev;
     ino_t ino;
@@ -21,6 +25,8 @@ typedef struct entry {
     struct timespec mtime;
     gpt_model *model;
     int users;
+    gpt_session *idle[IDLE_MAX]; /* last given back at the end */
+    int n_idle;
     struct entry *next;
 } entry;
 
@@ -99,6 +105,8 @@ void gpt_registry_release(gpt_model *m)
         if (--e->users == 0) {
             *pe = e->next;
             pthread_mutex_unlock(&registry_mutex);
+            while (e->n_idle > 0)
+                gpt_session_free(e->idle[--e->n_idle]);
             gpt_model_release(e->model);
             free(e);
             return;
@@ -108,6 +116,52 @@ void gpt_registry_release(gpt_model *m)
     }
     pthread_mutex_unlock(&registry_mutex);
     gpt_model_release(m); /* opened outside the table (see acquire) */
+}
+
+static entry *find_model(const gpt_model *m)
+{
+    for (entry *e = entries; e; e = e->next)
+        if (e->model == m)
+            return e;
+    return NULL;
+}
+
+gpt_status gpt_registry_take_session(gpt_model *m, int threads,
+                                     gpt_session **out, gpt_error *err)
+{
+    gpt_session *s = NULL;
+    pthread_mutex_lock(&registry_mutex);
+    entry *e = find_model(m);
+    if (e && e->n_idle > 0)
+        s = e->idle[--e->n_idle];
+    pthread_mutex_unlock(&registry_mutex);
+    if (!s) {
+        gpt_status rc = gpt_session_new(m, &s, err);
+        if (rc != GPT_OK)
+            return rc;
+    }
+    gpt_status rc = gpt_session_set_threads(s, threads, err);
+    if (rc != GPT_OK) {
+        gpt_registry_give_session(s);
+        return rc;
+    }
+    *out = s;
+    return GPT_OK;
+}
+
+void gpt_registry_give_session(gpt_session *s)
+{
+    if (!s)
+        return;
+    gpt_session_set_cancel(s, NULL, NULL);
+    pthread_mutex_lock(&registry_mutex);
+    entry *e = find_model(gpt_session_model(s));
+    if (e && e->n_idle < IDLE_MAX) {
+        e->idle[e->n_idle++] = s;
+        s = NULL;
+    }
+    pthread_mutex_unlock(&registry_mutex);
+    gpt_session_free(s); /* NULL ok */
 }
 
 int gpt_registry_count(void)

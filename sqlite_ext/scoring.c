@@ -74,9 +74,7 @@ void gpt_fn_score(sqlite3_context *ctx, int argc, sqlite3_value **argv)
         return;
     if (!(text = arg_text(ctx, argv[argc - 1], &len)))
         return;
-    gpt_status st = gpt_conn_session(c, &s, &err);
-    if (st == GPT_OK)
-        st = gpt_conn_begin(c, s, &err);
+    gpt_status st = gpt_conn_begin(c, &s, &err);
     if (st == GPT_OK) {
         if (argc == 2) {
             st = gpt_score(s, prompt, prompt_len, text, len, &score, NULL,
@@ -141,9 +139,7 @@ void gpt_fn_choose(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 
     size_t best = 0, failed_at = 0;
     double best_score = 0;
-    gpt_status st = gpt_conn_session(c, &s, &err);
-    if (st == GPT_OK)
-        st = gpt_conn_begin(c, s, &err);
+    gpt_status st = gpt_conn_begin(c, &s, &err);
     if (st == GPT_OK) {
         for (size_t i = 0; i < n && st == GPT_OK; i++) {
             double score;

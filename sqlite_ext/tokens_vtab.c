@@ -22,10 +22,10 @@
  * - So group_concat(token, '') over the rows (in step order) is exactly
  *   gpt_generate(prompt, options).
  *
- * Streaming keeps the generation's state in the session between rows, and
- * any other core call on the connection's session (a gpt_generate in the
- * same SELECT) would end it, so each cursor has a session of its own
- * (gpt_conn_stream_session).  GPT_TIMEOUT_MS bounds the whole stream, from
+ * Streaming keeps the generation's state in the session between rows, so
+ * each cursor holds a session of its own from xFilter to close
+ * (gpt_conn_stream_session); other calls in the same SELECT take other
+ * sessions from the pool.  GPT_TIMEOUT_MS bounds the whole stream, from
  * the first row; sqlite3_interrupt() stops it within a token.
  */
 #include "functions.h"
@@ -142,11 +142,10 @@ static int stream_error(tokens_cursor *c, const gpt_error *err)
 static int take_step(tokens_cursor *c)
 {
     gpt_error err = {0};
-    gpt_status st = gpt_conn_begin_until(c->conn, c->session, c->deadline_ns,
-                                         &err);
+    gpt_status st = gpt_conn_arm(c->conn, c->session, c->deadline_ns, &err);
     if (st == GPT_OK) {
         st = gpt_generate_next(c->session, &c->step, &err);
-        gpt_conn_end(c->conn, c->session);
+        gpt_conn_disarm(c->conn, c->session);
     }
     if (st != GPT_OK)
         return stream_error(c, &err);
@@ -185,11 +184,11 @@ static int tokens_filter(sqlite3_vtab_cursor *cur, int idx,
     if (st == GPT_OK)
         st = gpt_gen_options_check(gpt_session_model(c->session), &o, &err);
     if (st == GPT_OK)
-        st = gpt_conn_begin_until(c->conn, c->session, c->deadline_ns, &err);
+        st = gpt_conn_arm(c->conn, c->session, c->deadline_ns, &err);
     if (st == GPT_OK) {
         /* The core copies the options (stop strings included). */
         st = gpt_generate_begin(c->session, prompt, (size_t)len, &o, &err);
-        gpt_conn_end(c->conn, c->session);
+        gpt_conn_disarm(c->conn, c->session);
     }
     gpt_sqlite_options_free(&o);
     if (st != GPT_OK)

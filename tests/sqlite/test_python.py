@@ -83,6 +83,33 @@ def compare_cli(con, tool):
     return n + 1
 
 
+def shared_sessions(module, con):
+    """Connections of one process share the mapped model and a pool of
+    sessions (sqlite_ext/registry.c).  Calls interleaved between two
+    connections, one of them with a stream open, give what each gives
+    alone."""
+    q = "SELECT gpt_generate(?, json_object('max_tokens', 12, 'seed', 5))"
+    stream = ("SELECT token FROM gpt_generate_tokens(?, "
+              "json_object('max_tokens', 12, 'seed', 5)) ORDER BY step")
+    prompts = ["The cat is lying on the", "The cat is lying on the mat",
+               "Hello", "The cat is lying"]
+    alone = [con.execute(q, (p,)).fetchone()[0] for p in prompts]
+    streamed = "".join(t for t, in con.execute(stream, (prompts[1],)))
+    assert streamed == alone[1], (streamed, alone[1])
+    other = sqlite3.connect(":memory:")
+    other.enable_load_extension(True)
+    other.load_extension(module)
+    cur = con.execute(stream, (prompts[1],))
+    parts = [cur.fetchone()[0], cur.fetchone()[0]]
+    for i in (3, 0, 2, 1):
+        got = (other if i % 2 else con).execute(q, (prompts[i],)).fetchone()[0]
+        assert got == alone[i], (i, got, alone[i])
+    parts += [t for t, in cur.fetchall()]
+    assert "".join(parts) == alone[1], (parts, alone[1])
+    other.close()
+    return len(prompts) + 1
+
+
 def main():
     module = sys.argv[1] if len(sys.argv) > 1 else "./sqlite_ext/gpt"
     con = sqlite3.connect(":memory:")
@@ -123,6 +150,8 @@ def main():
         "'max_tokens', 6, 'temperature', 2, 'top_k', 0, 'top_p', 1)) "
         "FROM s").fetchall()
     assert len(texts) == 30 and all(isinstance(t, str) for t, in texts)
+
+    shared_sessions(module, con)
 
     compared = 0
     if len(sys.argv) > 2 and os.path.exists(sys.argv[2]):
