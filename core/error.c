@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "utf8.h"
 
 GPT_API const char *
 gpt_status_name(gpt_status s)
@@ -25,6 +26,26 @@ gpt_status_name(gpt_status s)
     return "unknown status";
 }
 
+/* Messages quote names and values from files and callers, and are cut at
+ * GPT_ERROR_MAX bytes, possibly inside a character; the hosts need valid
+ * UTF-8 (PostgreSQL converts every message to the client's encoding and
+ * fails on invalid bytes) and one line.  So each byte that is not part of
+ * a valid character, and each control character, becomes '?'. */
+static void
+clean_message(char *m)
+{
+    size_t n = strlen(m), i = 0;
+
+    while (i < n) {
+        size_t v = gpt_utf8_valid_prefix(m + i, n - i), end = i + v;
+        for (; i < end; i++)
+            if ((unsigned char)m[i] < 0x20 || m[i] == 0x7f)
+                m[i] = '?';
+        if (i < n)
+            m[i++] = '?';
+    }
+}
+
 gpt_status
 gpt_set_error(gpt_error *err, gpt_status code, const char *fmt, ...)
 {
@@ -34,6 +55,7 @@ gpt_set_error(gpt_error *err, gpt_status code, const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(err->message, sizeof err->message, fmt, ap);
         va_end(ap);
+        clean_message(err->message);
     }
     return code;
 }
@@ -47,6 +69,7 @@ gpt_error_prefix(gpt_error *err, const char *prefix)
         return;
     snprintf(tmp, sizeof tmp, "%.200s: %.300s", prefix, err->message);
     memcpy(err->message, tmp, sizeof tmp);
+    clean_message(err->message);
 }
 
 /* Allocation counting/failure injection.  Relaxed atomics: the counters are

@@ -29,6 +29,7 @@
 #include "gguf.h"
 #include "gpt.h"
 #include "internal.h"
+#include "utf8.h"
 
 static int n_pass, n_fail;
 static char tmpdir[256];
@@ -1037,6 +1038,45 @@ special_files(void)
     snprintf(path, sizeof path, "%s/no-such-dir/model.gguf", tmpdir);
     check_open("missing-directory", path, GPT_ERR_NOT_FOUND,
                "No such file or directory");
+
+    /* Messages quote names as given: bytes that are not valid UTF-8 and
+     * control characters come out as '?', and a name cut to fit is not cut
+     * inside a character (the hosts need valid UTF-8 on one line). */
+    {
+        static const char *const names[] = {
+            "/a\xff\n\x1b[31m\xe2\x82.gguf", /* "/a???[31m??.gguf" */
+            "/\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+            "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+            "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+            "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"};
+        size_t i, k;
+        for (i = 0; i < sizeof names / sizeof names[0]; i++) {
+            gpt_model *m = NULL;
+            gpt_error err;
+            char p[1024];
+            size_t n = (size_t)snprintf(p, sizeof p, "%s", tmpdir);
+            /* the second name repeated past the 200 bytes of a name */
+            for (k = 0; k < (i ? 5 : 1); k++)
+                n += (size_t)snprintf(p + n, sizeof p - n, "%s",
+                                      k ? names[i] + 1 : names[i]);
+            gpt_status st = gpt_model_open(p, &m, &err);
+            size_t len = strlen(err.message);
+            int ok = st == GPT_ERR_NOT_FOUND && !m &&
+                     gpt_utf8_valid_prefix(err.message, len) == len &&
+                     (i || strstr(err.message, "/a???[31m??.gguf"));
+            for (k = 0; k < len; k++)
+                ok &= (unsigned char)err.message[k] >= 0x20 &&
+                      err.message[k] != 0x7f;
+            if (ok) {
+                n_pass++;
+            } else {
+                n_fail++;
+                printf("FAIL quoted name %zu: %s \"%s\"\n", i,
+                       gpt_status_name(st), err.message);
+            }
+            gpt_model_release(m);
+        }
+    }
 
     /* The empty path has no file to name. */
     {
