@@ -8,7 +8,8 @@
 set -eu
 
 # postgresql-15 also brings pgbench (tests/pg/stress.sh); libpq-dev is for
-# the cancel test's client (tests/pg/stress/cancel_test.c).
+# the cancel test's client (tests/pg/stress/cancel_test.c).  libopenblas-dev
+# is for bench/sgemm.c only (the sgemm ceiling); nothing we ship links it.
 PKGS="build-essential make libopenblas-dev postgresql-15 postgresql-server-dev-15 libpq-dev
 sqlite3 libsqlite3-dev python3 python3-numpy python3-regex unicode-data
 clang llvm libclang-rt-14-dev"

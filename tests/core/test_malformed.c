@@ -13,7 +13,7 @@
  *
  *   make core   (or make SANITIZE=1 core, then use build-san/)
  *   cc -std=c11 -D_GNU_SOURCE -O2 -g -Icore tests/core/test_malformed.c \
- *      build/libgptcore.a -lopenblas -lpthread -lm -o build/test_malformed
+ *      build/libgptcore.a -lpthread -lm -o build/test_malformed
  *   build/test_malformed build/models/tiny-f32.gguf
  *
  * Prints "malformed: N passed, M failed" last; exits 1 on any failure.

@@ -37,7 +37,7 @@ FUZZ_CFLAGS  = -std=c11 -D_GNU_SOURCE -O1 -g -fno-omit-frame-pointer \
                -fsanitize=fuzzer,address,undefined \
                -fno-sanitize-recover=undefined -Icore \
                -include tests/fuzz/clang_compat.h
-FUZZ_LIBS    = -lopenblas -lpthread -lm
+FUZZ_LIBS    = -lpthread -lm
 FUZZ_CORE    := $(wildcard core/*.c)
 FUZZ_NAMES   := gguf tokenizer options convert
 FUZZ_BINS    := $(patsubst %,$(FUZZ_DIR)/fuzz_%,$(FUZZ_NAMES))
