@@ -155,6 +155,16 @@ int gpt_default_threads(void);
 
 void gpt_session_set_cancel(gpt_session *s, gpt_cancel_fn fn, void *arg);
 
+/* Prefix reuse (default on): a call that evaluates a prompt skips its
+ * longest common token prefix with any sequence the session's KV caches
+ * hold (the previous call's prompt and text; in gpt_generate_batch, every
+ * sequence of the batch so far), keeping or copying those keys and values
+ * instead of computing them again.  Results are bit-identical either way;
+ * turning it off (on = 0) makes every call evaluate its whole prompt, for
+ * measuring what reuse saves and for testing that it changes nothing. */
+void gpt_session_set_prefix_reuse(gpt_session *s, int on);
+int gpt_session_prefix_reuse(const gpt_session *s);
+
 /* ------------------------------------------------------------- generation */
 
 #define GPT_MAX_STOP 16

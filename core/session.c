@@ -55,6 +55,7 @@ gpt_session_new(gpt_model *m, gpt_session **out, gpt_error *err)
     gpt_model_retain(m);
     s->kern = gpt_kernels_get();
     s->n_threads = gpt_default_threads();
+    s->prefix_reuse = 1;
     s->x = gpt_calloc(GPT_CHUNK * d, sizeof(float));
     s->h = gpt_calloc(GPT_CHUNK * d, sizeof(float));
     s->qkv = gpt_calloc(GPT_CHUNK * 3 * d, sizeof(float));
@@ -133,6 +134,18 @@ gpt_session_set_cancel(gpt_session *s, gpt_cancel_fn fn, void *arg)
     s->cancel_arg = arg;
 }
 
+GPT_API void
+gpt_session_set_prefix_reuse(gpt_session *s, int on)
+{
+    s->prefix_reuse = on != 0;
+}
+
+GPT_API int
+gpt_session_prefix_reuse(const gpt_session *s)
+{
+    return s->prefix_reuse;
+}
+
 int
 gpt_session_check_cancel(gpt_session *s)
 {
@@ -201,20 +214,65 @@ ensure_workers(gpt_session *s, gpt_error *err)
     return GPT_OK;
 }
 
+/* Tokens at the start of ids[0, n) that kv holds. */
+static int
+common_prefix(const gpt_kv *kv, const int32_t *ids, int n)
+{
+    int c = 0, lim = n < kv->n_cached ? n : kv->n_cached;
+
+    while (c < lim && kv->ids[c] == ids[c])
+        c++;
+    return c;
+}
+
+/* Copies positions [from, to) of kv[src] into kv[dst], whose positions
+ * [0, from) already hold the same tokens: per layer one contiguous block of
+ * keys and one of values.  kv[dst] holds [0, to) afterwards. */
+static void
+kv_copy(gpt_session *s, int dst, int src, int from, int to)
+{
+    const gpt_model *m = s->model;
+    gpt_kv *d = &s->kv[dst];
+    const gpt_kv *sk = &s->kv[src];
+    size_t e = (size_t)m->n_embd, off, len = (size_t)(to - from) * e;
+    int l;
+
+    if (d->n_cached > from)
+        d->n_cached = from;
+    for (l = 0; l < m->n_layer; l++) {
+        off = ((size_t)l * m->n_ctx + from) * e;
+        memcpy(d->k + off, sk->k + off, len * sizeof(float));
+        memcpy(d->v + off, sk->v + off, len * sizeof(float));
+    }
+    memcpy(d->ids + from, sk->ids + from, (size_t)(to - from) * sizeof *d->ids);
+    d->n_cached = to;
+}
+
 gpt_status
 gpt_prefill(gpt_session *s, int slot, const int32_t *ids, int n,
             gpt_error *err)
 {
-    gpt_kv *kv = &s->kv[slot];
     int common = 0, pos;
     gpt_status st;
 
     if ((st = ensure_workers(s, err)) != GPT_OK)
         return st;
-    while (common < n && common < kv->n_cached && kv->ids[common] == ids[common])
-        common++;
-    if (common == n) /* recompute the last token to get its logits */
-        common = n - 1;
+    if (s->prefix_reuse) {
+        int own = common_prefix(&s->kv[slot], ids, n), src = slot, j;
+        common = own;
+        for (j = 0; j < s->n_kv; j++)
+            if (j != slot) {
+                int c = common_prefix(&s->kv[j], ids, n);
+                if (c > common) {
+                    common = c;
+                    src = j;
+                }
+            }
+        if (common == n) /* recompute the last token to get its logits */
+            common = n - 1;
+        if (src != slot && common > own)
+            kv_copy(s, slot, src, own, common);
+    }
     for (pos = common; pos < n; pos += GPT_CHUNK) {
         int T = n - pos < GPT_CHUNK ? n - pos : GPT_CHUNK;
         st = gpt_forward_seq(s, slot, ids + pos, T, pos,

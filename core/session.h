@@ -54,6 +54,7 @@ struct gpt_session {
      * keeps its last sequence so the next call reuses the common prefix. */
     gpt_kv kv[GPT_MAX_BATCH];
     int n_kv;
+    int prefix_reuse;           /* gpt_session_set_prefix_reuse; default 1 */
 
     /* scratch for up to GPT_CHUNK tokens */
     float *x;        /* [CHUNK][n_embd] residual stream */
@@ -89,8 +90,12 @@ gpt_status gpt_forward(gpt_session *s, const int32_t *ids, int T,
 gpt_status gpt_forward_seq(gpt_session *s, int slot, const int32_t *ids,
                            int T, int pos, int logits_mode, gpt_error *err);
 
-/* Feeds ids to kv[slot] reusing the longest common prefix with what it
- * holds, and leaves the logits of the last id in s->logits. */
+/* Feeds ids to kv[slot] and leaves the logits of the last id in s->logits.
+ * With prefix reuse on, the longest common prefix of ids with what any
+ * cache kv[0..n_kv) holds is not evaluated again: kept if it is in
+ * kv[slot], else copied from the cache that holds it (the keys and values
+ * of a position depend only on the tokens up to it, and the kernels give
+ * the same bits whatever else is in a pass, so the copy is exact). */
 gpt_status gpt_prefill(gpt_session *s, int slot, const int32_t *ids, int n,
                        gpt_error *err);
 
