@@ -215,8 +215,11 @@ gpt_status gpt_generate_next(gpt_session *s, gpt_step *step, gpt_error *err);
  * decoding up to 16 sequences together: each step runs one forward pass
  * for all of them, reading every weight once (continuous batching: a
  * finished sequence leaves and the next prompt takes its place).
- * texts[i] is byte-identical to gpt_generate's result for prompts[i]; a
- * NULL prompt gives a NULL text.  On error no text is returned. */
+ * Prompts starting a slot are prefilled together, and with prefix reuse
+ * (gpt_session_set_prefix_reuse) a prefix shared by several prompts is
+ * computed once and copied.  texts[i] is byte-identical to gpt_generate's
+ * result for prompts[i]; a NULL prompt gives a NULL text.  On error no text
+ * is returned. */
 gpt_status gpt_generate_batch(gpt_session *s, const char *const *prompts,
                               const size_t *lens, size_t n,
                               const gpt_gen_options *o, char **texts,
