@@ -252,7 +252,8 @@ gpt_status gpt_token_logprobs(gpt_session *s, const char *text, size_t len,
  * log p(token | prompt, earlier tokens).  An empty prompt conditions on
  * <|endoftext|>; an empty continuation scores 0.  *n_tokens (may be NULL)
  * gets the continuation's token count.  Consecutive calls with the same
- * prompt reuse its KV cache (zero-shot classification over choices). */
+ * prompt reuse its KV cache (zero-shot classification over choices), unless
+ * prefix reuse is off. */
 gpt_status gpt_score(gpt_session *s, const char *prompt, size_t prompt_len,
                      const char *continuation, size_t cont_len,
                      double *logprob, size_t *n_tokens, gpt_error *err);
