@@ -11,7 +11,12 @@
  *       ROWS prompts that share a PREFIX_TOKENS-token prefix, each followed
  *       by ROW_TOKENS tokens of its own, GEN tokens each: one session for all
  *       rows (the core reuses the cached prefix) against a new session per
- *       row (nothing to reuse).  Checks the texts are the same both ways.
+ *       row (nothing to reuse).  Then the batched form the databases use
+ *       for many rows: one gpt_generate_batch call over all ROWS prompts
+ *       with prefix reuse (a new session; the batch's slots copy the
+ *       prefix from whichever cache holds it) against the same call with
+ *       gpt_session_set_prefix_reuse(s, 0).  Checks the texts are the same
+ *       all four ways.
  *
  * Prints one JSON object.  Prompts are made of common English words that
  * are one GPT-2 token each with their leading space, so a prompt of N
@@ -232,12 +237,14 @@ bench_prefix(int rows, int npre, int nrow, int ng, int runs)
     char *prefix = calloc(1, (size_t)npre * 8 + 1);
     char **prompts = calloc((size_t)rows, sizeof *prompts);
     char **with = calloc((size_t)rows, sizeof *with);
+    char **texts = calloc((size_t)rows, sizeof *texts);
+    size_t *lens = calloc((size_t)rows, sizeof *lens), *tl = calloc((size_t)rows, sizeof *tl);
     gpt_gen_options o;
     int same = 1;
     size_t n;
     gpt_error err;
 
-    if (!prefix || !prompts || !with)
+    if (!prefix || !prompts || !with || !texts || !lens || !tl)
         fail("prefix", NULL);
     add_words(prefix, npre, 1);
     if (gpt_token_count(model, prefix, strlen(prefix), &n, &err) != GPT_OK || (int)n != npre)
@@ -250,10 +257,12 @@ bench_prefix(int rows, int npre, int nrow, int ng, int runs)
            "\"row_tokens\": %d, \"gen_tokens\": %d, \"runs\": [",
            threads, rows, npre, nrow, ng);
     for (int r = 0; r < runs; r++) {
-        double t0, t1, t2, sess = 0;
+        double t0, t1, t2, sess = 0, bt[2];
         gpt_session *s;
-        for (int i = 0; i < rows; i++)
+        for (int i = 0; i < rows; i++) {
             prompts[i] = new_prompt(prefix, nrow);
+            lens[i] = strlen(prompts[i]);
+        }
         /* with reuse: one session, which starts empty */
         s = new_session();
         t0 = now_s();
@@ -274,11 +283,33 @@ bench_prefix(int rows, int npre, int nrow, int ng, int runs)
             gpt_free(t);
         }
         t2 = now_s();
+        /* batched: one call over all rows in a new session, with reuse
+         * (k = 1) and without (k = 0), in alternating order across runs */
+        for (int q = 0; q < 2; q++) {
+            int k = (q + r) % 2;
+            double b;
+            s = new_session();
+            gpt_session_set_prefix_reuse(s, k);
+            b = now_s();
+            if (gpt_generate_batch(s, (const char *const *)prompts, lens, (size_t)rows, &o,
+                                   texts, tl, &err) != GPT_OK)
+                fail("gpt_generate_batch", &err);
+            bt[k] = now_s() - b;
+            gpt_session_free(s);
+            for (int i = 0; i < rows; i++) {
+                same &= strcmp(texts[i], with[i]) == 0;
+                gpt_free(texts[i]);
+            }
+        }
         printf("%s{\"with_reuse_s\": %.3f, \"without_reuse_s\": %.3f, "
                "\"without_reuse_generate_only_s\": %.3f, \"speedup\": %.2f, "
-               "\"with_rows_s\": %.1f, \"without_rows_s\": %.1f}",
+               "\"with_rows_s\": %.1f, \"without_rows_s\": %.1f, "
+               "\"batch_with_reuse_s\": %.3f, \"batch_without_reuse_s\": %.3f, "
+               "\"batch_speedup\": %.2f, \"batch_with_rows_s\": %.1f, "
+               "\"batch_without_rows_s\": %.1f}",
                r ? ", " : "", t1 - t0, t2 - t1, sess, (t2 - t1) / (t1 - t0),
-               rows / (t1 - t0), rows / (t2 - t1));
+               rows / (t1 - t0), rows / (t2 - t1), bt[1], bt[0], bt[0] / bt[1],
+               rows / bt[1], rows / bt[0]);
         fflush(stdout);
         for (int i = 0; i < rows; i++) {
             free(prompts[i]);
@@ -289,6 +320,9 @@ bench_prefix(int rows, int npre, int nrow, int ng, int runs)
     free(prefix);
     free(prompts);
     free(with);
+    free(texts);
+    free(lens);
+    free(tl);
     return same ? 0 : 1;
 }
 

@@ -24,7 +24,9 @@ Everything is measured in one run so the figures share the machine's state:
   context    decode tokens/s against context position, 1 to the full
              context (build/bench/corebench, llamacpp_bench.mjs context)
   prefix     shared-prefix KV reuse (genbench prefix): rows with a common
-             prefix through one session against a new session per row
+             prefix through one session against a new session per row, and
+             one gpt_generate_batch call over the rows with prefix reuse
+             against the same call with it off (the issue 6 target)
   sql        the databases (bench/sql_bench.sh: a throwaway PostgreSQL
              cluster; SQL overhead, attach cost, memory per backend,
              pgbench, enrichment), unless --no-sql

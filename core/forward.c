@@ -173,9 +173,10 @@ layernorm(float *out, const float *x, const float *w, const float *b, int n,
 
 /* ---------------------------------------------------------------- forward */
 
-gpt_status
-gpt_forward(gpt_session *s, const int32_t *ids, int T, const int *slot,
-            const int *pos, int logits_mode, gpt_error *err)
+static gpt_status
+forward(gpt_session *s, const int32_t *ids, int T, const int *slot,
+        const int *pos, int logits_mode, const unsigned char *sel,
+        gpt_error *err)
 {
     const gpt_model *m = s->model;
     int d = m->n_embd, l, t;
@@ -255,8 +256,33 @@ gpt_forward(gpt_session *s, const int32_t *ids, int T, const int *slot,
                       m->lnf_b, d, m->norm_eps);
         matmul(s, &m->output, s->h, T, s->all_logits, m->output.rows, NULL,
                EPI_BIAS, NULL);
+    } else if (logits_mode == GPT_LOGITS_SEL) {
+        int n = 0;
+        for (t = 0; t < T; t++)
+            if (sel[t])
+                layernorm(s->h + (size_t)n++ * d, s->x + (size_t)t * d,
+                          m->lnf_w, m->lnf_b, d, m->norm_eps);
+        if (n > 0)
+            matmul(s, &m->output, s->h, n, s->all_logits, m->output.rows,
+                   NULL, EPI_BIAS, NULL);
     }
     return GPT_OK;
+}
+
+gpt_status
+gpt_forward(gpt_session *s, const int32_t *ids, int T, const int *slot,
+            const int *pos, int logits_mode, gpt_error *err)
+{
+    if (logits_mode == GPT_LOGITS_SEL)
+        return gpt_set_error(err, GPT_ERR_INTERNAL, "forward: SEL needs sel");
+    return forward(s, ids, T, slot, pos, logits_mode, NULL, err);
+}
+
+gpt_status
+gpt_forward_sel(gpt_session *s, const int32_t *ids, int T, const int *slot,
+                const int *pos, const unsigned char *sel, gpt_error *err)
+{
+    return forward(s, ids, T, slot, pos, GPT_LOGITS_SEL, sel, err);
 }
 
 gpt_status

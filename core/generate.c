@@ -8,7 +8,9 @@
  * sequence just ended, runs that token through the model for the next
  * logits.  gpt_generate_batch runs the same steps for up to GPT_MAX_BATCH
  * sequences at once, with one forward pass per step for all of them, so
- * every weight is read once per step instead of once per sequence.  The
+ * every weight is read once per step instead of once per sequence; the
+ * prompts that start together are prefilled together too (batch_prefill),
+ * each copying the longest prefix it shares with any cache.  The
  * kernels compute each token's numbers in the same order whatever else is
  * in the pass, and each sequence samples from its own random stream (seeded
  * from the options alone), so a sequence's text in a batch is byte-identical
@@ -369,12 +371,16 @@ typedef struct batch_slot {
     gpt_gen_state g;
     strbuf out;
     float *logits;       /* [n_vocab]: this sequence's next-token logits */
+    int32_t *ids;        /* the prompt while it waits for its prefill */
+    int n_ids;
+    int next;            /* next position to evaluate in the prefill */
 } batch_slot;
 
-/* Starts the next non-NULL prompt from *next_input in slot j, or leaves the
- * slot inactive when none is left. */
+/* Starts the next non-NULL prompt from *next_input in slot b, or leaves the
+ * slot inactive when none is left.  Its prompt waits in b->ids for
+ * batch_prefill. */
 static gpt_status
-batch_fill(gpt_session *s, batch_slot *b, int j,
+batch_fill(gpt_session *s, batch_slot *b,
            const char *const *prompts, const size_t *lens, size_t n,
            size_t *next_input, const gpt_gen_options *o, gpt_error *err)
 {
@@ -390,17 +396,105 @@ batch_fill(gpt_session *s, batch_slot *b, int j,
     b->input = (*next_input)++;
     b->out.n = 0;
     st = gen_prepare(s, prompts[b->input], lens[b->input], o, &ids, &n_ids, err);
-    if (st == GPT_OK && o->max_tokens > 0) {
-        st = gpt_prefill(s, j, ids, (int)n_ids, err);
-        if (st == GPT_OK)
-            memcpy(b->logits, s->logits, (size_t)s->model->n_vocab * sizeof(float));
-    }
-    gpt_free(ids);
     if (st == GPT_OK)
         st = gen_start(&b->g, o, (int)n_ids, 0, err);
-    if (st == GPT_OK)
-        b->active = 1;
-    return st;
+    if (st != GPT_OK) {
+        gpt_free(ids);
+        return st;
+    }
+    if (o->max_tokens > 0) {
+        b->ids = ids;
+        b->n_ids = (int)n_ids;
+        b->next = -1;
+    } else {
+        gpt_free(ids);
+    }
+    b->active = 1;
+    return GPT_OK;
+}
+
+/* Tokens at the start of a[0, n) equal to b[0, m). */
+static int
+ids_common(const int32_t *a, int n, const int32_t *b, int m)
+{
+    int c = 0;
+
+    while (c < n && c < m && a[c] == b[c])
+        c++;
+    return c;
+}
+
+/* A prompt waits a round when that saves at least this many tokens (about
+ * what an extra forward pass costs in reading the weights). */
+#define GPT_PREFIX_WAIT 8
+
+/* Prefills every waiting prompt, several sequences to a forward pass.  In
+ * rounds: a prompt whose longest common prefix with a prompt already taken
+ * into this round is longer than what the caches hold waits for the next
+ * round (then it copies that prefix instead of computing it again); the
+ * others take what the caches hold (gpt_prefix_start) and their remaining
+ * tokens are run together, up to GPT_CHUNK per pass, with the logits of
+ * each prompt's last token only. */
+static gpt_status
+batch_prefill(gpt_session *s, batch_slot *slots, int width, gpt_error *err)
+{
+    int V = s->model->n_vocab;
+    gpt_status st;
+
+    if ((st = gpt_session_workers(s, err)) != GPT_OK)
+        return st;
+    for (;;) {
+        int round[GPT_MAX_BATCH], n_round = 0, j, k;
+        int32_t ids[GPT_CHUNK];
+        int slot_of[GPT_CHUNK], pos[GPT_CHUNK], T = 0;
+        unsigned char sel[GPT_CHUNK];
+
+        for (j = 0; j < width; j++) {
+            batch_slot *b = &slots[j];
+            int have, later = 0;
+            if (!b->ids)
+                continue;
+            have = gpt_prefix_start(s, j, b->ids, b->n_ids, 0);
+            if (s->prefix_reuse)
+                for (k = 0; k < n_round; k++) {
+                    batch_slot *a = &slots[round[k]];
+                    int c = ids_common(b->ids, b->n_ids, a->ids, a->n_ids);
+                    if (c > later)
+                        later = c;
+                }
+            if (later - have >= GPT_PREFIX_WAIT)
+                continue; /* next round: copy it from there */
+            b->next = gpt_prefix_start(s, j, b->ids, b->n_ids, 1);
+            round[n_round++] = j;
+        }
+        if (n_round == 0)
+            return GPT_OK;
+        /* run the round's tokens in passes of up to GPT_CHUNK */
+        for (k = 0; k < n_round;) {
+            batch_slot *b = &slots[round[k]];
+            ids[T] = b->ids[b->next];
+            slot_of[T] = round[k];
+            pos[T] = b->next;
+            sel[T] = ++b->next == b->n_ids;
+            T++;
+            if (b->next == b->n_ids)
+                k++;
+            if (T == GPT_CHUNK || k == n_round) {
+                int t, r = 0;
+                if ((st = gpt_forward_sel(s, ids, T, slot_of, pos, sel, err)) != GPT_OK)
+                    return st;
+                for (t = 0; t < T; t++)
+                    if (sel[t]) {
+                        batch_slot *d = &slots[slot_of[t]];
+                        memcpy(d->logits, s->all_logits + (size_t)r++ * V,
+                               (size_t)V * sizeof(float));
+                        gpt_free(d->ids);
+                        d->ids = NULL;
+                    }
+                T = 0;
+            }
+        }
+    }
 }
 
 GPT_API gpt_status
@@ -440,12 +534,14 @@ gpt_generate_batch(gpt_session *s, const char *const *prompts,
         }
     }
     for (j = 0; j < width && st == GPT_OK; j++)
-        st = batch_fill(s, &slots[j], j, prompts, lens, n, &next_input, o, err);
+        st = batch_fill(s, &slots[j], prompts, lens, n, &next_input, o, err);
 
     do {
         int32_t ids[GPT_MAX_BATCH];
         int slot_of[GPT_MAX_BATCH], pos[GPT_MAX_BATCH], T = 0;
 
+        if (st == GPT_OK) /* the prompts started since the last step */
+            st = batch_prefill(s, slots, width, err);
         if (st != GPT_OK)
             break;
         if (gpt_session_check_cancel(s)) {
@@ -473,7 +569,7 @@ gpt_generate_batch(gpt_session *s, const char *const *prompts,
                 texts[b->input] = b->out.p; /* sb_add always allocated */
                 text_lens[b->input] = b->out.n;
                 memset(&b->out, 0, sizeof b->out);
-                st = batch_fill(s, b, j, prompts, lens, n, &next_input, o, err);
+                st = batch_fill(s, b, prompts, lens, n, &next_input, o, err);
             } else if (next >= 0) {
                 ids[T] = next;
                 slot_of[T] = j;
@@ -496,6 +592,7 @@ done:
             gpt_gen_state_free(&slots[j].g);
             gpt_free(slots[j].out.p);
             gpt_free(slots[j].logits);
+            gpt_free(slots[j].ids);
         }
     gpt_free(slots);
     /* Keep one KV cache between calls: the others would hold up to

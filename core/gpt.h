@@ -155,6 +155,16 @@ int gpt_default_threads(void);
 
 void gpt_session_set_cancel(gpt_session *s, gpt_cancel_fn fn, void *arg);
 
+/* Prefix reuse (default on): a call that evaluates a prompt skips its
+ * longest common token prefix with any sequence the session's KV caches
+ * hold (the previous call's prompt and text; in gpt_generate_batch, every
+ * sequence of the batch so far), keeping or copying those keys and values
+ * instead of computing them again.  Results are bit-identical either way;
+ * turning it off (on = 0) makes every call evaluate its whole prompt, for
+ * measuring what reuse saves and for testing that it changes nothing. */
+void gpt_session_set_prefix_reuse(gpt_session *s, int on);
+int gpt_session_prefix_reuse(const gpt_session *s);
+
 /* ------------------------------------------------------------- generation */
 
 #define GPT_MAX_STOP 16
@@ -205,8 +215,11 @@ gpt_status gpt_generate_next(gpt_session *s, gpt_step *step, gpt_error *err);
  * decoding up to 16 sequences together: each step runs one forward pass
  * for all of them, reading every weight once (continuous batching: a
  * finished sequence leaves and the next prompt takes its place).
- * texts[i] is byte-identical to gpt_generate's result for prompts[i]; a
- * NULL prompt gives a NULL text.  On error no text is returned. */
+ * Prompts starting a slot are prefilled together, and with prefix reuse
+ * (gpt_session_set_prefix_reuse) a prefix shared by several prompts is
+ * computed once and copied.  texts[i] is byte-identical to gpt_generate's
+ * result for prompts[i]; a NULL prompt gives a NULL text.  On error no text
+ * is returned. */
 gpt_status gpt_generate_batch(gpt_session *s, const char *const *prompts,
                               const size_t *lens, size_t n,
                               const gpt_gen_options *o, char **texts,
@@ -239,7 +252,8 @@ gpt_status gpt_token_logprobs(gpt_session *s, const char *text, size_t len,
  * log p(token | prompt, earlier tokens).  An empty prompt conditions on
  * <|endoftext|>; an empty continuation scores 0.  *n_tokens (may be NULL)
  * gets the continuation's token count.  Consecutive calls with the same
- * prompt reuse its KV cache (zero-shot classification over choices). */
+ * prompt reuse its KV cache (zero-shot classification over choices), unless
+ * prefix reuse is off. */
 gpt_status gpt_score(gpt_session *s, const char *prompt, size_t prompt_len,
                      const char *continuation, size_t cont_len,
                      double *logprob, size_t *n_tokens, gpt_error *err);

@@ -55,6 +55,7 @@ gpt_session_new(gpt_model *m, gpt_session **out, gpt_error *err)
     gpt_model_retain(m);
     s->kern = gpt_kernels_get();
     s->n_threads = gpt_default_threads();
+    s->prefix_reuse = 1;
     s->x = gpt_calloc(GPT_CHUNK * d, sizeof(float));
     s->h = gpt_calloc(GPT_CHUNK * d, sizeof(float));
     s->qkv = gpt_calloc(GPT_CHUNK * 3 * d, sizeof(float));
@@ -133,6 +134,18 @@ gpt_session_set_cancel(gpt_session *s, gpt_cancel_fn fn, void *arg)
     s->cancel_arg = arg;
 }
 
+GPT_API void
+gpt_session_set_prefix_reuse(gpt_session *s, int on)
+{
+    s->prefix_reuse = on != 0;
+}
+
+GPT_API int
+gpt_session_prefix_reuse(const gpt_session *s)
+{
+    return s->prefix_reuse;
+}
+
 int
 gpt_session_check_cancel(gpt_session *s)
 {
@@ -201,21 +214,101 @@ ensure_workers(gpt_session *s, gpt_error *err)
     return GPT_OK;
 }
 
+/* Tokens at the start of ids[0, n) that kv holds. */
+static int
+common_prefix(const gpt_kv *kv, const int32_t *ids, int n)
+{
+    int c = 0, lim = n < kv->n_cached ? n : kv->n_cached;
+
+    while (c < lim && kv->ids[c] == ids[c])
+        c++;
+    return c;
+}
+
+typedef struct copy_job {
+    gpt_session *s;
+    gpt_kv *d;
+    const gpt_kv *src;
+    int from, to;
+} copy_job;
+
+/* The keys (even blocks) or values (odd) of some layers, split across the
+ * pool: most of the cost is first-touch page faults of a fresh cache. */
+static void
+copy_task(void *arg, int ith, int nth)
+{
+    copy_job *j = arg;
+    const gpt_model *m = j->s->model;
+    size_t e = (size_t)m->n_embd, len = (size_t)(j->to - j->from) * e;
+    int lo, hi, b;
+
+    gpt_split(2 * m->n_layer, 1, ith, nth, &lo, &hi);
+    for (b = lo; b < hi; b++) {
+        size_t off = ((size_t)(b / 2) * m->n_ctx + j->from) * e;
+        if (b % 2 == 0)
+            memcpy(j->d->k + off, j->src->k + off, len * sizeof(float));
+        else
+            memcpy(j->d->v + off, j->src->v + off, len * sizeof(float));
+    }
+}
+
+/* Copies positions [from, to) of kv[src] into kv[dst], whose positions
+ * [0, from) already hold the same tokens: per layer one contiguous block of
+ * keys and one of values.  kv[dst] holds [0, to) afterwards. */
+static void
+kv_copy(gpt_session *s, int dst, int src, int from, int to)
+{
+    gpt_kv *d = &s->kv[dst];
+    copy_job j = {s, d, &s->kv[src], from, to};
+
+    if (d->n_cached > from)
+        d->n_cached = from;
+    gpt_pool_run(s->pool, copy_task, &j);
+    memcpy(d->ids + from, s->kv[src].ids + from,
+           (size_t)(to - from) * sizeof *d->ids);
+    d->n_cached = to;
+}
+
+int
+gpt_prefix_start(gpt_session *s, int slot, const int32_t *ids, int n,
+                 int copy)
+{
+    int own, common, src = slot, j;
+
+    if (!s->prefix_reuse)
+        return 0;
+    own = common = common_prefix(&s->kv[slot], ids, n);
+    for (j = 0; j < s->n_kv; j++)
+        if (j != slot) {
+            int c = common_prefix(&s->kv[j], ids, n);
+            if (c > common) {
+                common = c;
+                src = j;
+            }
+        }
+    if (common == n) /* recompute the last token to get its logits */
+        common = n - 1;
+    if (copy && src != slot && common > own)
+        kv_copy(s, slot, src, own, common);
+    return common;
+}
+
+gpt_status
+gpt_session_workers(gpt_session *s, gpt_error *err)
+{
+    return ensure_workers(s, err);
+}
+
 gpt_status
 gpt_prefill(gpt_session *s, int slot, const int32_t *ids, int n,
             gpt_error *err)
 {
-    gpt_kv *kv = &s->kv[slot];
-    int common = 0, pos;
+    int pos;
     gpt_status st;
 
     if ((st = ensure_workers(s, err)) != GPT_OK)
         return st;
-    while (common < n && common < kv->n_cached && kv->ids[common] == ids[common])
-        common++;
-    if (common == n) /* recompute the last token to get its logits */
-        common = n - 1;
-    for (pos = common; pos < n; pos += GPT_CHUNK) {
+    for (pos = gpt_prefix_start(s, slot, ids, n, 1); pos < n; pos += GPT_CHUNK) {
         int T = n - pos < GPT_CHUNK ? n - pos : GPT_CHUNK;
         st = gpt_forward_seq(s, slot, ids + pos, T, pos,
                              pos + T == n ? GPT_LOGITS_LAST : GPT_LOGITS_NONE,

@@ -54,6 +54,7 @@ struct gpt_session {
      * keeps its last sequence so the next call reuses the common prefix. */
     gpt_kv kv[GPT_MAX_BATCH];
     int n_kv;
+    int prefix_reuse;           /* gpt_session_set_prefix_reuse; default 1 */
 
     /* scratch for up to GPT_CHUNK tokens */
     float *x;        /* [CHUNK][n_embd] residual stream */
@@ -72,8 +73,10 @@ struct gpt_session {
     gpt_gen_state gen;
 };
 
-/* How many positions of which logits a forward call produces. */
-enum { GPT_LOGITS_NONE, GPT_LOGITS_LAST, GPT_LOGITS_ALL };
+/* How many positions of which logits a forward call produces.  SEL: the
+ * tokens t with sel[t] set (gpt_forward_sel), in order, into
+ * s->all_logits. */
+enum { GPT_LOGITS_NONE, GPT_LOGITS_LAST, GPT_LOGITS_ALL, GPT_LOGITS_SEL };
 
 /* Runs T tokens (T <= GPT_CHUNK): token t is ids[t] at position pos[t] of
  * sequence kv[slot[t]] (several tokens of one sequence come in position
@@ -85,14 +88,34 @@ gpt_status gpt_forward(gpt_session *s, const int32_t *ids, int T,
                        const int *slot, const int *pos, int logits_mode,
                        gpt_error *err);
 
+/* gpt_forward producing the logits of the tokens t with sel[t] != 0 only,
+ * packed in token order into s->all_logits (rows of n_vocab). */
+gpt_status gpt_forward_sel(gpt_session *s, const int32_t *ids, int T,
+                           const int *slot, const int *pos,
+                           const unsigned char *sel, gpt_error *err);
+
 /* gpt_forward for T consecutive tokens of one sequence from position pos. */
 gpt_status gpt_forward_seq(gpt_session *s, int slot, const int32_t *ids,
                            int T, int pos, int logits_mode, gpt_error *err);
 
-/* Feeds ids to kv[slot] reusing the longest common prefix with what it
- * holds, and leaves the logits of the last id in s->logits. */
+/* Feeds ids to kv[slot] and leaves the logits of the last id in s->logits.
+ * With prefix reuse on, the longest common prefix of ids with what any
+ * cache kv[0..n_kv) holds is not evaluated again: kept if it is in
+ * kv[slot], else copied from the cache that holds it (the keys and values
+ * of a position depend only on the tokens up to it, and the kernels give
+ * the same bits whatever else is in a pass, so the copy is exact). */
 gpt_status gpt_prefill(gpt_session *s, int slot, const int32_t *ids, int n,
                        gpt_error *err);
+
+/* Where a prefill of ids[0, n) into kv[slot] has to start evaluating (at
+ * most n - 1, for the last id's logits): 0 with prefix reuse off, else the
+ * longest common prefix of ids with any cache.  With copy set, brings that
+ * prefix into kv[slot] (a no-op when it is its own). */
+int gpt_prefix_start(gpt_session *s, int slot, const int32_t *ids, int n,
+                     int copy);
+
+/* Starts the thread pool and per-thread scratch if not yet done. */
+gpt_status gpt_session_workers(gpt_session *s, gpt_error *err);
 
 /* Tokenizes a prompt; an empty prompt becomes <|endoftext|>. */
 gpt_status gpt_prompt_ids(gpt_session *s, const char *text, size_t len,

@@ -10,6 +10,9 @@
  *   - logits are bit-identical for 1, 2, 3 and 4 threads;
  *   - incremental decoding with the KV cache (and prefix reuse) gives the
  *     same logits, bit for bit, as a fresh session on the whole sequence;
+ *   - prefix reuse copies keys/values from another cache bit for bit (and
+ *     keeps only valid positions when canceled), and batches and single
+ *     calls give the same bytes with it on and off;
  *   - generation is deterministic, seeds matter, streaming concatenates to
  *     the whole text, stop strings cut, options are validated, context
  *     overflow is an error, cancellation returns GPT_ERR_CANCELLED and leaves
@@ -733,6 +736,182 @@ test_batch_and_score(void)
     gpt_session_free(one);
 }
 
+/* ---- prefix reuse across caches: copied keys/values are exact ---- */
+
+static int cancel_now;
+static int
+cancel_now_cb(void *arg)
+{
+    (void)arg;
+    return cancel_now;
+}
+
+/* kv[slot] of s holds the same n positions, bit for bit, as kv[0] of t. */
+static int
+kv_equal(gpt_session *s, int slot, gpt_session *t, int n)
+{
+    const gpt_kv *a = &s->kv[slot], *b = &t->kv[0];
+    int d = s->model->n_embd, l;
+
+    if (a->n_cached < n || b->n_cached < n || memcmp(a->ids, b->ids, (size_t)n * sizeof *a->ids))
+        return 0;
+    for (l = 0; l < s->model->n_layer; l++) {
+        size_t off = (size_t)l * s->model->n_ctx * d, len = (size_t)n * d * sizeof(float);
+        if (memcmp(a->k + off, b->k + off, len) || memcmp(a->v + off, b->v + off, len))
+            return 0;
+    }
+    return 1;
+}
+
+static void
+test_prefix_copy(void)
+{
+    int32_t a[100], b[100];
+    int n = n_ctx < 101 ? n_ctx - 1 : 100, i, k, threads;
+    gpt_error err;
+
+    for (i = 0; i < 100; i++)
+        a[i] = b[i] = (int32_t)((i * 6007 + 3) % n_vocab);
+    for (threads = 1; threads <= 2; threads++) {
+        /* shared prefixes of 1, 63, 64, 65 (chunk edges) and n - 10 tokens,
+         * a prompt equal to the cached one and one that is its prefix */
+        int commons[] = {1, 63, 64, 65, n - 10, n, n - 7};
+        for (k = 0; k < (int)(sizeof commons / sizeof commons[0]); k++) {
+            int c = commons[k], nb = k == 6 ? c : n;
+            gpt_session *s, *fresh;
+            float *want = NULL;
+            if (gpt_session_new(model, &s, &err) != GPT_OK || gpt_session_new(model, &fresh, &err) != GPT_OK)
+                return;
+            gpt_session_set_threads(s, threads, &err);
+            gpt_session_set_threads(fresh, threads, &err);
+            memcpy(b, a, sizeof a);
+            if (c < nb)
+                b[c] = (b[c] + 1) % n_vocab;
+            CHECK(gpt_session_kv(s, 3, &err) == GPT_OK, "kv: %s", err.message);
+            CHECK(gpt_prefill(s, 0, a, n, &err) == GPT_OK, "prefill: %s", err.message);
+            /* slot 2 holds something else that shares less */
+            CHECK(gpt_prefill(s, 2, a, c > 1 ? c / 2 : 1, &err) == GPT_OK, "prefill");
+            /* slot 1 copies the common part from slot 0; a cancel right
+             * after the copy leaves it holding exactly the copied part */
+            cancel_now = 1;
+            gpt_session_set_cancel(s, cancel_now_cb, NULL);
+            CHECK(gpt_prefill(s, 1, b, nb, &err) == GPT_ERR_CANCELLED, "cancel not honoured");
+            gpt_session_set_cancel(s, NULL, NULL);
+            CHECK(s->kv[1].n_cached == (c < nb ? c : nb - 1),
+                  "common %d: after a cancel slot 1 holds %d positions", c, s->kv[1].n_cached);
+            CHECK(gpt_prefill(s, 1, b, nb, &err) == GPT_OK, "prefill: %s", err.message);
+            CHECK(gpt_eval_logits(fresh, b, (size_t)nb, &want, &err) == GPT_OK, "eval: %s", err.message);
+            CHECK(want && memcmp(want, s->logits, sizeof(float) * n_vocab) == 0,
+                  "%d threads, common %d of %d: logits with copied KV differ from computed",
+                  threads, c, nb);
+            CHECK(kv_equal(s, 1, fresh, nb), "%d threads, common %d: copied KV differs", threads, c);
+            /* and the other way: slot 0 takes b's prefix back from slot 1 */
+            gpt_free(want);
+            want = NULL;
+            CHECK(gpt_prefill(s, 0, b, nb, &err) == GPT_OK && memcmp(s->kv[0].ids, b, (size_t)nb * 4) == 0,
+                  "prefill slot 0");
+            CHECK(kv_equal(s, 0, fresh, nb), "common %d: KV of slot 0 differs", c);
+            gpt_session_free(s);
+            gpt_session_free(fresh);
+        }
+    }
+}
+
+/* Batches (and single calls) give the same bytes with prefix reuse on and
+ * off, for prompts sharing prefixes of many lengths, equal prompts and
+ * prompts that are prefixes of others, after a previous single call. */
+static void
+test_prefix_batch(void)
+{
+    enum { NP = 23 };
+    const char *pre = " The history of the small town by the river goes back to the time when"
+                      " the first settlers came from the north with their cattle and their"
+                      " old stories about the mountains";
+    const char *tails[] = {"", " and", " and the", " and the sea", " but", " but not",
+                           "!", " and the", "", " or"};
+    char *prompts[NP];
+    size_t lens[NP], out_lens[2][NP];
+    char *texts[2][NP];
+    gpt_session *s[2];
+    gpt_gen_options o;
+    gpt_error err;
+    int i, on, threads, round;
+
+    for (i = 0; i < NP; i++) {
+        size_t pl = strlen(pre);
+        /* prefixes of the long sentence of several lengths, then a tail */
+        size_t cut = i % 4 == 3 ? pl / 3 : i % 4 == 2 ? pl * 2 / 3 : pl;
+        const char *tail = tails[i % 10];
+        prompts[i] = malloc(pl + 32);
+        memcpy(prompts[i], pre, cut);
+        strcpy(prompts[i] + cut, tail);
+        if (i == 20)
+            strcpy(prompts[i], "A different start");
+        if (i == 21)
+            strcpy(prompts[i], "A different start and more");
+        lens[i] = strlen(prompts[i]);
+    }
+    for (threads = 1; threads <= 2; threads++)
+        for (round = 0; round < 2; round++) {
+            gpt_gen_options_init(&o);
+            o.max_tokens = 10 + 5 * round;
+            o.temperature = round ? 0 : 0.9;
+            o.seed = 3;
+            for (on = 0; on < 2; on++) {
+                char *single;
+                size_t sl;
+                if (gpt_session_new(model, &s[on], &err) != GPT_OK)
+                    return;
+                gpt_session_set_threads(s[on], threads, &err);
+                gpt_session_set_prefix_reuse(s[on], on);
+                CHECK(gpt_session_prefix_reuse(s[on]) == on, "switch not kept");
+                /* round 0: a single call first, so kv[0] holds a prompt the
+                 * batch shares; round 1: empty caches, so the batch's first
+                 * prompts wait for one another's prefixes */
+                if (round == 0) {
+                    CHECK(gpt_generate(s[on], prompts[1], lens[1], &o, &single, &sl, &err) == GPT_OK,
+                          "generate: %s", err.message);
+                    gpt_free(single);
+                }
+                CHECK(gpt_generate_batch(s[on], (const char *const *)prompts, lens, NP, &o,
+                                         texts[on], out_lens[on], &err) == GPT_OK,
+                      "batch: %s", err.message);
+            }
+            for (i = 0; i < NP; i++) {
+                CHECK(texts[0][i] && texts[1][i] && out_lens[0][i] == out_lens[1][i] &&
+                          strcmp(texts[0][i], texts[1][i]) == 0,
+                      "%d threads, round %d: text %d differs with prefix reuse: \"%s\" vs \"%s\"",
+                      threads, round, i, texts[1][i] ? texts[1][i] : "(null)",
+                      texts[0][i] ? texts[0][i] : "(null)");
+                gpt_free(texts[0][i]);
+                gpt_free(texts[1][i]);
+            }
+            /* a second batch on the same sessions (kv[0] kept) and the
+             * single calls after it agree too */
+            for (on = 0; on < 2; on++)
+                CHECK(gpt_generate_batch(s[on], (const char *const *)prompts + 5, lens + 5, 7, &o,
+                                         texts[on], out_lens[on], &err) == GPT_OK,
+                      "batch: %s", err.message);
+            for (i = 0; i < 7; i++) {
+                CHECK(strcmp(texts[0][i], texts[1][i]) == 0, "second batch: text %d differs", i);
+                gpt_free(texts[0][i]);
+                gpt_free(texts[1][i]);
+            }
+            for (i = 0; i < NP; i += 4) {
+                char *t[2];
+                for (on = 0; on < 2; on++)
+                    t[on] = gen(s[on], prompts[i], &o, NULL);
+                CHECK(t[0] && t[1] && strcmp(t[0], t[1]) == 0, "single %d differs with reuse", i);
+                free(t[0]);
+                free(t[1]);
+            }
+            gpt_session_free(s[0]);
+            gpt_session_free(s[1]);
+        }
+    for (i = 0; i < NP; i++)
+        free(prompts[i]);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -758,6 +937,8 @@ main(int argc, char **argv)
     test_threads_and_cache();
     test_generation();
     test_batch_and_score();
+    test_prefix_copy();
+    test_prefix_batch();
     gpt_model_release(model);
     printf("session: %d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
