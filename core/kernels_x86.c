@@ -226,6 +226,149 @@ DECODE512(decode_f32_512, GGML_F32, DR32)
 DECODE512(decode_f16_512, GGML_F16, DR16)
 DECODE512(decode_bf16_512, GGML_BF16, DR16)
 
+/*
+ * Prefill (T > 1): register tiles of PR512 rows x PU512 tokens.
+ *
+ * The 4-row group above, run once per token, spends 5 loads (and for F16
+ * or BF16 4 conversions) on 4 fmas: bound by loads, it reached ~55 GFLOP/s
+ * for F32 on Zen 5 (kernbench, T = 64), a quarter of the fma peak.  A tile
+ * loads (and converts) each 16-weight chunk of its PR512 rows once and each
+ * 16-float chunk of its PU512 tokens once, and does all PR512 x PU512 fmas
+ * between them from registers.
+ *
+ * Bit-identity: each (row, token) pair still gets exactly the fmas of
+ * float_group_512 in the same order: accumulator A takes the even 16-chunks
+ * in order, B the odd ones, a short last chunk masked to zeros, then
+ * hsum512(A + B).  A and B never meet before that final add, so the tile
+ * runs them as two passes (A over the even chunks, then B over the odd
+ * ones) instead of interleaved: one accumulator per pair instead of two,
+ * which is what lets the tile be 4 x 6 (24 zmm accumulators, 4 weights and
+ * one x vector, no spills: 10 loads per 24 fmas, against 7 per 12 for the
+ * interleaved 3 x 4 tile, ~90 against ~115 GFLOP/s for F32).  The loads go
+ * through an empty asm so that gcc keeps them in registers rather than
+ * folding them into the fmas as memory operands, which would load each x
+ * chunk once per row (15 loads per 12 fmas: back to ~57 GFLOP/s).
+ *
+ * Column blocks: a pass reads every other 64-byte line of its rows, so
+ * between the two passes the tile's rows and tokens must stay in L1; rows
+ * longer than KBLK512 bytes are cut into blocks of that size, each block
+ * doing both passes, with the tile's 2 x 24 accumulators parked on the
+ * stack between blocks (a store and a reload: the same bits).
+ *
+ * Loop order (matmul_avx512): row blocks of about RBLK512 bytes of weights
+ * (they stay in L2), then token tiles, then the row tiles of the block, so
+ * a token tile's x stays in L1 while the block's rows stream from L2.
+ *
+ * Ragged edges: a short row tile repeats its last row (results dropped); a
+ * short token tile is an instance for that many tokens (one per count).
+ * The sizes were picked with bench/kernbench.c and a matmul loop on the
+ * 124M shapes (3072 x 768 and 768 x 3072): 3 x 4, 4 x 3, 2 x 6 and 6 x 2
+ * interleaved, 4 x 6, 6 x 4, 5 x 5 and 3 x 8 in two passes; 4 x 6 rows
+ * divide the threads' 16-row shares.
+ */
+#ifndef PR512
+#define PR512 4      /* rows per prefill tile */
+#endif
+#ifndef PU512
+#define PU512 6      /* tokens per prefill tile (at most 8) */
+#endif
+#ifndef KBLK512
+#define KBLK512 2048 /* bytes of a row per column block (a multiple of 128) */
+#endif
+#ifndef RBLK512
+#define RBLK512 (384 * 1024) /* bytes of weights per row block */
+#endif
+
+/* Keeps v in a register: the fmas then read it there, not from memory. */
+#define IN_REG(v) __asm__("" : "+v"(v))
+
+T512 static INLINE void
+prefill_tile_512(uint32_t type, int nu, const uint8_t *const *rows, int n,
+                 const float *x, int ldx, float *y, int ldy, int nr)
+{
+    const size_t es = type == GGML_F32 ? 4 : 2;
+    const int kblk = KBLK512 / (int)es;   /* a multiple of 32 columns */
+    __m512 acc[PR512][8], S[2][PR512][8], w[PR512];
+    int c, g, u, p, kb, ke;
+
+    for (kb = 0; kb < n; kb = ke) {
+        ke = n - kb > kblk ? kb + kblk : n;
+        for (p = 0; p < 2; p++) {   /* p = 0: A, even chunks; 1: B, odd */
+            #pragma GCC unroll 8
+            for (g = 0; g < PR512; g++)
+                #pragma GCC unroll 8
+                for (u = 0; u < nu; u++)
+                    acc[g][u] = kb ? S[p][g][u] : _mm512_setzero_ps();
+            for (c = kb / 16 + p; c * 16 + 16 <= ke; c += 2) {
+                size_t off = (size_t)c * 16 * es;
+                #pragma GCC unroll 8
+                for (g = 0; g < PR512; g++) {
+                    w[g] = loadw16_512(type, rows[g] + off);
+                    IN_REG(w[g]);
+                }
+                #pragma GCC unroll 8
+                for (u = 0; u < nu; u++) {
+                    __m512 xv = _mm512_loadu_ps(x + (size_t)u * ldx + c * 16);
+                    IN_REG(xv);
+                    #pragma GCC unroll 8
+                    for (g = 0; g < PR512; g++)
+                        acc[g][u] = _mm512_fmadd_ps(w[g], xv, acc[g][u]);
+                }
+            }
+            if (c * 16 < ke) {   /* the short last chunk, masked as in float_group_512 */
+                __mmask16 m = (__mmask16)((1u << (ke - c * 16)) - 1);
+                #pragma GCC unroll 8
+                for (g = 0; g < PR512; g++)
+                    w[g] = load16_512(type, rows[g], c * 16, m);
+                #pragma GCC unroll 8
+                for (u = 0; u < nu; u++) {
+                    __m512 xv = _mm512_maskz_loadu_ps(m, x + (size_t)u * ldx + c * 16);
+                    #pragma GCC unroll 8
+                    for (g = 0; g < PR512; g++)
+                        acc[g][u] = _mm512_fmadd_ps(w[g], xv, acc[g][u]);
+                }
+            }
+            #pragma GCC unroll 8
+            for (g = 0; g < PR512; g++)
+                #pragma GCC unroll 8
+                for (u = 0; u < nu; u++)
+                    S[p][g][u] = acc[g][u];
+        }
+    }
+    #pragma GCC unroll 8
+    for (u = 0; u < nu; u++)
+        #pragma GCC unroll 8
+        for (g = 0; g < PR512; g++)
+            if (g < nr)
+                y[(size_t)u * ldy + g] = hsum512(_mm512_add_ps(S[0][g][u], S[1][g][u]));
+}
+
+/* One instance per weight type and token count (1..PU512). */
+typedef void (*prefill_fn)(const uint8_t *const *rows, int n, const float *x,
+                           int ldx, float *y, int ldy, int nr);
+#define PREFILL512(NAME, TYPE, NU)                                           \
+    T512 static void NAME(const uint8_t *const *rows, int n, const float *x, \
+                          int ldx, float *y, int ldy, int nr)               \
+    {                                                                       \
+        prefill_tile_512(TYPE, NU, rows, n, x, ldx, y, ldy, nr);            \
+    }
+#if PU512 > 8
+#error "PU512: at most 8 tokens per tile"
+#endif
+#define PREFILL512_TYPE(P, TYPE)                                             \
+    PREFILL512(P##1, TYPE, 1) PREFILL512(P##2, TYPE, 2)                     \
+    PREFILL512(P##3, TYPE, 3) PREFILL512(P##4, TYPE, 4)                     \
+    PREFILL512(P##5, TYPE, 5) PREFILL512(P##6, TYPE, 6)                     \
+    PREFILL512(P##7, TYPE, 7) PREFILL512(P##8, TYPE, 8)
+PREFILL512_TYPE(prefill_f32_512_, GGML_F32)
+PREFILL512_TYPE(prefill_f16_512_, GGML_F16)
+PREFILL512_TYPE(prefill_bf16_512_, GGML_BF16)
+#define PREFILL512_ROW(P) {P##1, P##2, P##3, P##4, P##5, P##6, P##7, P##8}
+static const prefill_fn prefill_512[3][8] = {
+    PREFILL512_ROW(prefill_f32_512_), PREFILL512_ROW(prefill_f16_512_),
+    PREFILL512_ROW(prefill_bf16_512_),
+};
+
 T512 static void
 matmul_avx512(const gpt_matrix *W, const float *x, int ldx, int T, float *y,
               int ldy, int r0, int r1)
@@ -235,6 +378,27 @@ matmul_avx512(const gpt_matrix *W, const float *x, int ldx, int T, float *y,
 
     if (W->type == GGML_Q8_0) {
         gpt_matmul_q8_float(&gpt_kernels_avx512_impl, W, x, ldx, T, y, ldy, r0, r1);
+        return;
+    }
+    if (T > 1) {    /* prefill tiles */
+        const prefill_fn *fn = prefill_512[W->type == GGML_F16 ? 1 : W->type == GGML_BF16 ? 2 : 0];
+        int rb, re, rblk = (int)(RBLK512 / W->row_bytes) / PR512 * PR512;
+        if (rblk < PR512)
+            rblk = PR512;
+        for (rb = r0; rb < r1; rb = re) {
+            re = r1 - rb < rblk ? r1 : rb + rblk;
+            for (t = 0; t < T; t += PU512) {
+                prefill_fn f = fn[(T - t < PU512 ? T - t : PU512) - 1];
+                for (r = rb; r < re; r += PR512) {
+                    const uint8_t *rows[PR512];
+                    int nr = re - r < PR512 ? re - r : PR512;
+
+                    for (g = 0; g < PR512; g++)   /* pad a short tile with its last row */
+                        rows[g] = base + (size_t)(r + (g < nr ? g : nr - 1)) * W->row_bytes;
+                    f(rows, W->cols, x + (size_t)t * ldx, ldx, y + (size_t)t * ldy + r, ldy, nr);
+                }
+            }
+        }
         return;
     }
     if (T == 1) {   /* whole decode tiles, then groups for the rest */
