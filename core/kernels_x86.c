@@ -10,11 +10,14 @@
  *
  * Shape of a call: W is [rows][cols], x is T vectors of cols floats
  * (stride ldx), y receives T vectors (stride ldy) for rows [r0, r1).
- * Rows are processed in groups (4 for AVX-512, 2 for AVX2) so each loaded
- * x chunk feeds several rows; for T > 1 the group's rows stay in L1/L2 while
- * every token reuses them, so the weights stream from memory once per call.
- * Decode (T = 1) takes tiles of more rows (AVX-512: 8 F32 or 12 F16/BF16;
- * AVX2: 3) with a prefetch tuned for streaming.
+ * Prefill (T > 1) takes register tiles of rows x tokens (AVX-512: 4 x 6,
+ * AVX2: 3 x 4; see prefill_tile_512) so that each loaded (and converted)
+ * weight chunk feeds every token of the tile and each x chunk every row;
+ * row blocks stay in L2 while all the tokens pass over them, so the
+ * weights stream from memory once per call.  Decode (T = 1) takes tiles of
+ * more rows (AVX-512: 8 F32 or 12 F16/BF16; AVX2: 3) with a prefetch tuned
+ * for streaming, and groups of rows (4 for AVX-512, 2 for AVX2) for the
+ * rows left over.
  * Q8_0 weights take the int8 path of kernels_q8_x86.c.
  */
 #include <immintrin.h>
@@ -37,6 +40,38 @@ prefetch_ahead(const uint8_t *row, size_t ahead, size_t off)
 {
     __builtin_prefetch(row + ahead + off, 0, 0);
     __builtin_prefetch(row + ahead + off + 64, 0, 0);
+}
+
+/* A prefill tile: rows[0..] times nu tokens (nu fixed per instance) into
+ * y[u * ldy + g] for the first nr rows. */
+typedef void (*prefill_fn)(const uint8_t *const *rows, int n, const float *x,
+                           int ldx, float *y, int ldy, int nr);
+
+/* The prefill loop of both paths: row blocks of about rblk_bytes of
+ * weights, token tiles, the row tiles of the block. */
+static inline void
+prefill_loop(const prefill_fn *fn, int pr, int pu, size_t rblk_bytes,
+             const gpt_matrix *W, const float *x, int ldx, int T, float *y,
+             int ldy, int r0, int r1)
+{
+    const uint8_t *base = W->data;
+    const uint8_t *rows[8];
+    int rb, re, r, t, g, rblk = (int)(rblk_bytes / W->row_bytes) / pr * pr;
+
+    if (rblk < pr)
+        rblk = pr;
+    for (rb = r0; rb < r1; rb = re) {
+        re = r1 - rb < rblk ? r1 : rb + rblk;
+        for (t = 0; t < T; t += pu) {
+            prefill_fn f = fn[(T - t < pu ? T - t : pu) - 1];
+            for (r = rb; r < re; r += pr) {
+                int nr = re - r < pr ? re - r : pr;
+                for (g = 0; g < pr; g++)   /* pad a short tile with its last row */
+                    rows[g] = base + (size_t)(r + (g < nr ? g : nr - 1)) * W->row_bytes;
+                f(rows, W->cols, x + (size_t)t * ldx, ldx, y + (size_t)t * ldy + r, ldy, nr);
+            }
+        }
+    }
 }
 
 /* ------------------------------------------------------------- AVX-512 */
@@ -344,8 +379,6 @@ prefill_tile_512(uint32_t type, int nu, const uint8_t *const *rows, int n,
 }
 
 /* One instance per weight type and token count (1..PU512). */
-typedef void (*prefill_fn)(const uint8_t *const *rows, int n, const float *x,
-                           int ldx, float *y, int ldy, int nr);
 #define PREFILL512(NAME, TYPE, NU)                                           \
     T512 static void NAME(const uint8_t *const *rows, int n, const float *x, \
                           int ldx, float *y, int ldy, int nr)               \
@@ -381,24 +414,8 @@ matmul_avx512(const gpt_matrix *W, const float *x, int ldx, int T, float *y,
         return;
     }
     if (T > 1) {    /* prefill tiles */
-        const prefill_fn *fn = prefill_512[W->type == GGML_F16 ? 1 : W->type == GGML_BF16 ? 2 : 0];
-        int rb, re, rblk = (int)(RBLK512 / W->row_bytes) / PR512 * PR512;
-        if (rblk < PR512)
-            rblk = PR512;
-        for (rb = r0; rb < r1; rb = re) {
-            re = r1 - rb < rblk ? r1 : rb + rblk;
-            for (t = 0; t < T; t += PU512) {
-                prefill_fn f = fn[(T - t < PU512 ? T - t : PU512) - 1];
-                for (r = rb; r < re; r += PR512) {
-                    const uint8_t *rows[PR512];
-                    int nr = re - r < PR512 ? re - r : PR512;
-
-                    for (g = 0; g < PR512; g++)   /* pad a short tile with its last row */
-                        rows[g] = base + (size_t)(r + (g < nr ? g : nr - 1)) * W->row_bytes;
-                    f(rows, W->cols, x + (size_t)t * ldx, ldx, y + (size_t)t * ldy + r, ldy, nr);
-                }
-            }
-        }
+        prefill_loop(prefill_512[W->type == GGML_F16 ? 1 : W->type == GGML_BF16 ? 2 : 0],
+                     PR512, PU512, RBLK512, W, x, ldx, T, y, ldy, r0, r1);
         return;
     }
     if (T == 1) {   /* whole decode tiles, then groups for the rest */
@@ -748,6 +765,113 @@ DECODE256(decode_f32_256, GGML_F32)
 DECODE256(decode_f16_256, GGML_F16)
 DECODE256(decode_bf16_256, GGML_BF16)
 
+/*
+ * AVX2 prefill tiles (T > 1), as the AVX-512 ones above: PR256 rows x
+ * PU256 tokens, each (row, token) pair with the fmas of float_group_256 in
+ * the same order.  A 16-lane accumulator pair is four independent 8-lane
+ * sequences here (A.lo, A.hi, B.lo, B.hi), so the tile runs four passes,
+ * one per sequence, each with one ymm accumulator per pair: 3 x 4 takes 12
+ * accumulators, 3 weights and one x vector, the 16 registers.  Columns are
+ * cut in KBLK256-byte blocks (all four passes per block) so the tile's
+ * data stays in L1 between passes.
+ */
+#ifndef PR256
+#define PR256 3
+#endif
+#ifndef PU256
+#define PU256 4      /* at most 4 */
+#endif
+#ifndef KBLK256
+#define KBLK256 2048 /* a multiple of 128 */
+#endif
+#ifndef RBLK256
+#define RBLK256 (384 * 1024)
+#endif
+
+T256 static INLINE void
+prefill_tile_256(uint32_t type, int nu, const uint8_t *const *rows, int n,
+                 const float *x, int ldx, float *y, int ldy, int nr)
+{
+    const size_t es = type == GGML_F32 ? 4 : 2;
+    const int kblk = KBLK256 / (int)es;
+    __m256 acc[PR256][4], S[4][PR256][4], w[PR256];
+    int c, g, u, q, kb, ke;
+
+    for (kb = 0; kb < n; kb = ke) {
+        ke = n - kb > kblk ? kb + kblk : n;
+        for (q = 0; q < 4; q++) {   /* A.lo, A.hi, B.lo, B.hi */
+            int h = (q & 1) * 8;
+            #pragma GCC unroll 4
+            for (g = 0; g < PR256; g++)
+                #pragma GCC unroll 4
+                for (u = 0; u < nu; u++)
+                    acc[g][u] = kb ? S[q][g][u] : _mm256_setzero_ps();
+            for (c = kb / 16 + (q >> 1); c * 16 + 16 <= ke; c += 2) {
+                #pragma GCC unroll 4
+                for (g = 0; g < PR256; g++) {
+                    w[g] = loadw8_256(type, rows[g] + (size_t)(c * 16 + h) * es);
+                    IN_REG(w[g]);
+                }
+                #pragma GCC unroll 4
+                for (u = 0; u < nu; u++) {
+                    __m256 xv = _mm256_loadu_ps(x + (size_t)u * ldx + c * 16 + h);
+                    IN_REG(xv);
+                    #pragma GCC unroll 4
+                    for (g = 0; g < PR256; g++)
+                        acc[g][u] = _mm256_fmadd_ps(w[g], xv, acc[g][u]);
+                }
+            }
+            if (c * 16 < ke) {   /* the short last chunk, zero-filled as in float_group_256 */
+                #pragma GCC unroll 4
+                for (g = 0; g < PR256; g++)
+                    w[g] = load8_tail(type, rows[g], c * 16 + h, ke);
+                #pragma GCC unroll 4
+                for (u = 0; u < nu; u++) {
+                    __m256 xv = loadx8_tail(x + (size_t)u * ldx, c * 16 + h, ke);
+                    #pragma GCC unroll 4
+                    for (g = 0; g < PR256; g++)
+                        acc[g][u] = _mm256_fmadd_ps(w[g], xv, acc[g][u]);
+                }
+            }
+            #pragma GCC unroll 4
+            for (g = 0; g < PR256; g++)
+                #pragma GCC unroll 4
+                for (u = 0; u < nu; u++)
+                    S[q][g][u] = acc[g][u];
+        }
+    }
+    #pragma GCC unroll 4
+    for (u = 0; u < nu; u++)
+        #pragma GCC unroll 4
+        for (g = 0; g < PR256; g++)
+            if (g < nr) {
+                v16 s = {_mm256_add_ps(S[0][g][u], S[2][g][u]),
+                         _mm256_add_ps(S[1][g][u], S[3][g][u])};
+                y[(size_t)u * ldy + g] = hsum256x2(s);
+            }
+}
+
+#define PREFILL256(NAME, TYPE, NU)                                           \
+    T256 static void NAME(const uint8_t *const *rows, int n, const float *x, \
+                          int ldx, float *y, int ldy, int nr)               \
+    {                                                                       \
+        prefill_tile_256(TYPE, NU, rows, n, x, ldx, y, ldy, nr);            \
+    }
+#if PU256 > 4
+#error "PU256: at most 4 tokens per tile"
+#endif
+#define PREFILL256_TYPE(P, TYPE)                                             \
+    PREFILL256(P##1, TYPE, 1) PREFILL256(P##2, TYPE, 2)                     \
+    PREFILL256(P##3, TYPE, 3) PREFILL256(P##4, TYPE, 4)
+PREFILL256_TYPE(prefill_f32_256_, GGML_F32)
+PREFILL256_TYPE(prefill_f16_256_, GGML_F16)
+PREFILL256_TYPE(prefill_bf16_256_, GGML_BF16)
+#define PREFILL256_ROW(P) {P##1, P##2, P##3, P##4}
+static const prefill_fn prefill_256[3][4] = {
+    PREFILL256_ROW(prefill_f32_256_), PREFILL256_ROW(prefill_f16_256_),
+    PREFILL256_ROW(prefill_bf16_256_),
+};
+
 T256 static void
 matmul_avx2(const gpt_matrix *W, const float *x, int ldx, int T, float *y,
             int ldy, int r0, int r1)
@@ -757,6 +881,11 @@ matmul_avx2(const gpt_matrix *W, const float *x, int ldx, int T, float *y,
 
     if (W->type == GGML_Q8_0) {
         gpt_matmul_q8_float(&gpt_kernels_avx2_impl, W, x, ldx, T, y, ldy, r0, r1);
+        return;
+    }
+    if (T > 1) {
+        prefill_loop(prefill_256[W->type == GGML_F16 ? 1 : W->type == GGML_BF16 ? 2 : 0],
+                     PR256, PU256, RBLK256, W, x, ldx, T, y, ldy, r0, r1);
         return;
     }
     if (T == 1) {   /* whole decode tiles, then groups for the rest */
