@@ -116,9 +116,12 @@ attn_task(void *arg, int ith, int nth)
     float scale = 1.0f / sqrtf((float)hd);
     int lo, hi, i;
 
+    /* head-major: the T queries of one head run one after the other, so
+     * that head's key and value rows (64 floats of each cached row) stay
+     * in L2 for all of them instead of being fetched again per token */
     gpt_split(j->T * nh, 1, ith, nth, &lo, &hi);
     for (i = lo; i < hi; i++) {
-        int t = i / nh, h = i % nh, p = j->pos[t], k;
+        int h = i / j->T, t = i % j->T, p = j->pos[t], k;
         const gpt_kv *kv = &s->kv[j->slot[t]];
         const float *kc = kv->k + layer_off, *vc = kv->v + layer_off;
         const float *q = s->qkv + (size_t)t * 3 * d + h * hd;

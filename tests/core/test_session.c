@@ -280,6 +280,41 @@ test_prefill_tiles(void)
 #undef RND
 }
 
+/* Attention scores of 64-float heads (the 16-row transposed reduction)
+ * against the portable dot, for row counts around multiples of 16. */
+static void
+test_scores64(void)
+{
+    static const char *paths[] = {"avx512", "avx2"};
+    const gpt_kernels *ref = gpt_kernels_generic();
+    static const int n_list[] = {1, 15, 16, 17, 40, 64, 100};
+    enum { STRIDE = 64 * 3 + 5, NMAX = 100 };
+    static float cache[NMAX * STRIDE];
+    float q[64], s0[NMAX], s1[NMAX];
+    unsigned seed = 4242;
+    int i, ni, pi;
+
+#define RND() ((seed = seed * 1103515245u + 12345u), ((int)((seed >> 8) & 0xffff) - 32768) / 32768.0f)
+    for (i = 0; i < NMAX * STRIDE; i++)
+        cache[i] = RND() * (float)(1 + i % 5);
+    for (i = 0; i < 64; i++)
+        q[i] = RND();
+    for (ni = 0; ni < 7; ni++) {
+        int n = n_list[ni];
+        for (i = 0; i < n; i++)
+            s0[i] = ref->dot(q, cache + (size_t)i * STRIDE, 64) * 0.125f;
+        for (pi = 0; pi < 2; pi++) {
+            const gpt_kernels *k = gpt_kernels_by_name(paths[pi]);
+            if (!k || !k->scores)
+                continue;
+            memset(s1, 0, sizeof s1);
+            k->scores(q, cache, STRIDE, n, 64, 0.125f, s1);
+            CHECK(memcmp(s0, s1, sizeof(float) * n) == 0, "%s scores differ (len 64, n %d)", paths[pi], n);
+        }
+    }
+#undef RND
+}
+
 /* ---- the int8 path of Q8_0 weights ---- */
 
 static const char *const simd_paths[] = {"avx512", "avx2"};
@@ -824,6 +859,7 @@ main(int argc, char **argv)
     test_gelu_accuracy();
     test_kernels();
     test_prefill_tiles();
+    test_scores64();
     test_q8_quantize();
     test_q8_matmul();
     test_paths_whole_model();
