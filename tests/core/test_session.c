@@ -221,14 +221,14 @@ test_prefill_tiles(void)
     static const uint32_t types[] = {GGML_F32, GGML_F16, GGML_BF16};
     static const int cols_list[] = {17, 40, 96, 768, 1100, 2080};
     static const int T_list[] = {2, 3, 5, 6, 7, 12, 13, 64};
-    static const int rows_list[] = {13, 30};
+    static const int rows_list[] = {13, 30, 70};
     unsigned seed = 777;
     int ti, ci, ri, Ti, pi, i;
 
 #define RND() ((seed = seed * 1103515245u + 12345u), ((int)((seed >> 8) & 0xffff) - 32768) / 32768.0f)
     for (ti = 0; ti < 3; ti++)
         for (ci = 0; ci < 6; ci++)
-            for (ri = 0; ri < 2; ri++) {
+            for (ri = 0; ri < 3; ri++) {
                 int rows = rows_list[ri], cols = cols_list[ci], ldx = cols + 3, ldy = rows + 5;
                 uint32_t type = types[ti];
                 size_t row_bytes = type == GGML_F32 ? cols * 4u : cols * 2u;
