@@ -311,6 +311,31 @@ test_scores64(void)
             k->scores(q, cache, STRIDE, n, 64, 0.125f, s1);
             CHECK(memcmp(s0, s1, sizeof(float) * n) == 0, "%s scores differ (len 64, n %d)", paths[pi], n);
         }
+        /* GPT_MIX_Q weighted sums at once (len 64 and a ragged 40) equal
+         * axpy over the rows in order, from a nonzero start */
+        for (pi = 0; pi < 2; pi++) {
+            const gpt_kernels *k = gpt_kernels_by_name(paths[pi]);
+            int len, qi;
+            if (!k || !k->mixq)
+                continue;
+            for (len = 40; len <= 64; len += 24) {
+                float a0[GPT_MIX_Q][64], a1[GPT_MIX_Q][64], wq[GPT_MIX_Q][NMAX];
+                const float *wp[GPT_MIX_Q];
+                float *ap[GPT_MIX_Q];
+                for (qi = 0; qi < GPT_MIX_Q; qi++) {
+                    for (i = 0; i < 64; i++)
+                        a0[qi][i] = a1[qi][i] = RND();
+                    for (i = 0; i < n; i++)
+                        wq[qi][i] = RND();
+                    for (i = 0; i < n; i++)
+                        ref->axpy(wq[qi][i], cache + (size_t)i * STRIDE, a0[qi], len);
+                    wp[qi] = wq[qi];
+                    ap[qi] = a1[qi];
+                }
+                k->mixq(wp, cache, STRIDE, n, len, ap);
+                CHECK(memcmp(a0, a1, sizeof a0) == 0, "%s mixq differs (len %d, n %d)", paths[pi], len, n);
+            }
+        }
     }
 #undef RND
 }
