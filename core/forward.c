@@ -112,40 +112,69 @@ attn_task(void *arg, int ith, int nth)
     const gpt_model *m = s->model;
     int d = m->n_embd, nh = m->n_head, hd = d / nh;
     size_t layer_off = (size_t)j->layer * m->n_ctx * d;
-    float *sc = s->scores + (size_t)ith * m->n_ctx;
     float scale = 1.0f / sqrtf((float)hd);
-    int lo, hi, i;
+    int lo, hi, i, ng;
 
+    /* head-major: the T queries of one head run one after the other, so
+     * that head's key and value rows (64 floats of each cached row) stay
+     * in L2 for all of them instead of being fetched again per token */
     gpt_split(j->T * nh, 1, ith, nth, &lo, &hi);
-    for (i = lo; i < hi; i++) {
-        int t = i / nh, h = i % nh, p = j->pos[t], k;
-        const gpt_kv *kv = &s->kv[j->slot[t]];
+    for (i = lo; i < hi; i += ng) {
+        int h = i / j->T, t0 = i % j->T, slot = j->slot[t0], g, k, nmin, start = 0;
+        const gpt_kv *kv = &s->kv[slot];
         const float *kc = kv->k + layer_off, *vc = kv->v + layer_off;
-        const float *q = s->qkv + (size_t)t * 3 * d + h * hd;
-        float *out = s->h + (size_t)t * d + h * hd;
-        float mx = -INFINITY, sum = 0.0f, inv;
+        const float *w[GPT_MIX_Q];
+        float *outs[GPT_MIX_Q];
 
-        if (s->kern->scores)
-            s->kern->scores(q, kc + h * hd, (size_t)d, p + 1, hd, scale, sc);
-        else
+        /* up to GPT_MIX_Q consecutive tokens of this head and sequence:
+         * their weighted sums of value rows share each row's loads */
+        for (ng = 1; ng < GPT_MIX_Q && i + ng < hi && t0 + ng < j->T &&
+                     j->slot[t0 + ng] == slot; ng++)
+            ;
+        nmin = j->pos[t0] + 1;
+        for (g = 0; g < ng; g++) {
+            int t = t0 + g, p = j->pos[t];
+            const float *q = s->qkv + (size_t)t * 3 * d + h * hd;
+            float *sc = s->scores + ((size_t)ith * GPT_MIX_Q + g) * m->n_ctx;
+            float *out = s->h + (size_t)t * d + h * hd;
+            float mx = -INFINITY, sum = 0.0f, inv;
+
+            if (s->kern->scores)
+                s->kern->scores(q, kc + h * hd, (size_t)d, p + 1, hd, scale, sc);
+            else
+                for (k = 0; k <= p; k++)
+                    sc[k] = s->kern->dot(q, kc + (size_t)k * d + h * hd, hd) * scale;
             for (k = 0; k <= p; k++)
-                sc[k] = s->kern->dot(q, kc + (size_t)k * d + h * hd, hd) * scale;
-        for (k = 0; k <= p; k++)
-            if (sc[k] > mx)
-                mx = sc[k];
-        for (k = 0; k <= p; k++) {
-            sc[k] = expf(sc[k] - mx);
-            sum += sc[k];
+                if (sc[k] > mx)
+                    mx = sc[k];
+            for (k = 0; k <= p; k++) {
+                sc[k] = expf(sc[k] - mx);
+                sum += sc[k];
+            }
+            inv = 1.0f / sum;
+            memset(out, 0, (size_t)hd * sizeof *out);
+            for (k = 0; k <= p; k++)
+                sc[k] *= inv;
+            w[g] = sc;
+            outs[g] = out;
+            if (p + 1 < nmin)
+                nmin = p + 1;
         }
-        inv = 1.0f / sum;
-        memset(out, 0, (size_t)hd * sizeof *out);
-        for (k = 0; k <= p; k++)
-            sc[k] *= inv;
-        if (s->kern->mix)
-            s->kern->mix(sc, vc + h * hd, (size_t)d, p + 1, hd, out);
-        else
-            for (k = 0; k <= p; k++)
-                s->kern->axpy(sc[k], vc + (size_t)k * d + h * hd, out, hd);
+        /* rows [0, nmin) for the whole group, then each query's own rest:
+         * every out still takes its rows in order */
+        if (ng == GPT_MIX_Q && s->kern->mixq) {
+            s->kern->mixq(w, vc + h * hd, (size_t)d, nmin, hd, outs);
+            start = nmin;
+        }
+        for (g = 0; g < ng; g++) {
+            int p = j->pos[t0 + g];
+            if (s->kern->mix)
+                s->kern->mix(w[g] + start, vc + (size_t)start * d + h * hd, (size_t)d,
+                             p + 1 - start, hd, outs[g]);
+            else
+                for (k = start; k <= p; k++)
+                    s->kern->axpy(w[g][k], vc + (size_t)k * d + h * hd, outs[g], hd);
+        }
     }
 }
 

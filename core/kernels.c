@@ -179,7 +179,7 @@ gelu_generic(float *y, const float *bias, int n)
 
 const gpt_kernels gpt_kernels_generic_impl = {
     "generic", matmul_generic, dot_generic, axpy_generic, gelu_generic, NULL,
-    NULL, gpt_quantize_generic, gpt_matmul_q8_generic};
+    NULL, NULL, gpt_quantize_generic, gpt_matmul_q8_generic};
 
 static const gpt_kernels *best;
 static pthread_once_t best_once = PTHREAD_ONCE_INIT;

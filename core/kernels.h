@@ -58,6 +58,13 @@ typedef void (*gpt_scores_fn)(const float *q, const float *rows, size_t stride,
                               int n, int len, float scale, float *out);
 typedef void (*gpt_mix_fn)(const float *w, const float *rows, size_t stride,
                            int n, int len, float *acc);
+/* mix for GPT_MIX_Q queries at once over the same rows: acc[q] as
+ * mix(w[q], rows, stride, n, len, acc[q]) would leave it, for each q
+ * (each row loaded once for all of them; the fmas into one acc[q] stay in
+ * row order). */
+#define GPT_MIX_Q 4
+typedef void (*gpt_mixq_fn)(const float *const *w, const float *rows,
+                            size_t stride, int n, int len, float *const *acc);
 
 /* Q8_0 activations: T vectors of n floats (n % 32 == 0, stride ldx)
  * quantized as above into xq, gpt_q8x_stride(n) bytes per vector: n bytes
@@ -78,6 +85,7 @@ typedef struct gpt_kernels {
     gpt_gelu_fn gelu;
     gpt_scores_fn scores;    /* NULL: loop over dot */
     gpt_mix_fn mix;          /* NULL: loop over axpy */
+    gpt_mixq_fn mixq;        /* NULL: mix (or axpy) per query */
     gpt_quantize_fn quantize;
     gpt_matmul_q8_fn matmul_q8;
 } gpt_kernels;

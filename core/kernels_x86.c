@@ -10,11 +10,14 @@
  *
  * Shape of a call: W is [rows][cols], x is T vectors of cols floats
  * (stride ldx), y receives T vectors (stride ldy) for rows [r0, r1).
- * Rows are processed in groups (4 for AVX-512, 2 for AVX2) so each loaded
- * x chunk feeds several rows; for T > 1 the group's rows stay in L1/L2 while
- * every token reuses them, so the weights stream from memory once per call.
- * Decode (T = 1) takes tiles of more rows (AVX-512: 8 F32 or 12 F16/BF16;
- * AVX2: 3) with a prefetch tuned for streaming.
+ * Prefill (T > 1) takes register tiles of rows x tokens (AVX-512: 4 x 6,
+ * AVX2: 3 x 4; see prefill_tile_512) so that each loaded (and converted)
+ * weight chunk feeds every token of the tile and each x chunk every row;
+ * row blocks stay in L2 while all the tokens pass over them, so the
+ * weights stream from memory once per call.  Decode (T = 1) takes tiles of
+ * more rows (AVX-512: 8 F32 or 12 F16/BF16; AVX2: 3) with a prefetch tuned
+ * for streaming, and groups of rows (4 for AVX-512, 2 for AVX2) for the
+ * rows left over.
  * Q8_0 weights take the int8 path of kernels_q8_x86.c.
  */
 #include <immintrin.h>
@@ -37,6 +40,61 @@ prefetch_ahead(const uint8_t *row, size_t ahead, size_t off)
 {
     __builtin_prefetch(row + ahead + off, 0, 0);
     __builtin_prefetch(row + ahead + off + 64, 0, 0);
+}
+
+/* A prefill tile: columns [kb, ke) of rows[0..] times nu tokens (nu fixed
+ * per instance).  Its accumulators live in acc (a slot of PREFILL_SLOT
+ * bytes) between column blocks: read unless kb == 0; when ke == n the
+ * results go to y[u * ldy + g] for the first nr rows. */
+typedef void (*prefill_fn)(const uint8_t *const *rows, int kb, int ke, int n,
+                           const float *x, int ldx, float *y, int ldy, int nr,
+                           void *acc);
+#define PREFILL_SLOT 3072   /* bytes: 2 x 4 x 6 zmm, 4 x 3 x 4 ymm */
+#define PREFILL_SLOTS 8     /* row tiles sharing a token tile's column block */
+
+/*
+ * The prefill loop of both paths.  Row blocks of about rblk_bytes of
+ * weights stay in L2 while every token tile passes over them.  A row of at
+ * most kblk columns is one column block: each row tile of the block then
+ * runs whole, and the token tile's x (PU x 3 KiB for 768 F32 columns)
+ * stays in L1 for all the block's row tiles.  Longer rows (768 x 3072, the
+ * MLP down-projection) take column blocks in the middle loop instead, over
+ * at most PREFILL_SLOTS row tiles whose accumulators wait in acc[] between
+ * blocks, so that each block of the token tile's x again stays in L1 for
+ * all those row tiles rather than the whole row of x (PU x 12 KiB) being
+ * fetched from L2 for each.
+ */
+static inline void
+prefill_loop(const prefill_fn *fn, int pr, int pu, size_t rblk_bytes, int kblk,
+             const gpt_matrix *W, const float *x, int ldx, int T, float *y,
+             int ldy, int r0, int r1)
+{
+    _Alignas(64) unsigned char acc[PREFILL_SLOTS][PREFILL_SLOT];
+    const uint8_t *base = W->data;
+    const uint8_t *rows[8];
+    int n = W->cols, rb, re, r, t, g, kb, ke;
+    int rblk = (int)(rblk_bytes / W->row_bytes) / pr * pr;
+
+    if (n > kblk && rblk > PREFILL_SLOTS * pr)
+        rblk = PREFILL_SLOTS * pr;
+    if (rblk < pr)
+        rblk = pr;
+    for (rb = r0; rb < r1; rb = re) {
+        re = r1 - rb < rblk ? r1 : rb + rblk;
+        for (t = 0; t < T; t += pu) {
+            prefill_fn f = fn[(T - t < pu ? T - t : pu) - 1];
+            for (kb = 0; kb < n; kb = ke) {
+                ke = n - kb > kblk ? kb + kblk : n;
+                for (r = rb; r < re; r += pr) {
+                    int nr = re - r < pr ? re - r : pr;
+                    for (g = 0; g < pr; g++)   /* pad a short tile with its last row */
+                        rows[g] = base + (size_t)(r + (g < nr ? g : nr - 1)) * W->row_bytes;
+                    f(rows, kb, ke, n, x + (size_t)t * ldx, ldx, y + (size_t)t * ldy + r,
+                      ldy, nr, acc[n > kblk ? (r - rb) / pr : 0]);
+                }
+            }
+        }
+    }
 }
 
 /* ------------------------------------------------------------- AVX-512 */
@@ -226,6 +284,153 @@ DECODE512(decode_f32_512, GGML_F32, DR32)
 DECODE512(decode_f16_512, GGML_F16, DR16)
 DECODE512(decode_bf16_512, GGML_BF16, DR16)
 
+/*
+ * Prefill (T > 1): register tiles of PR512 rows x PU512 tokens.
+ *
+ * The 4-row group above, run once per token, spends 5 loads (and for F16
+ * or BF16 4 conversions) on 4 fmas: bound by loads, it reached ~55 GFLOP/s
+ * for F32 on Zen 5 (kernbench, T = 64), a quarter of the fma peak.  A tile
+ * loads (and converts) each 16-weight chunk of its PR512 rows once and each
+ * 16-float chunk of its PU512 tokens once, and does all PR512 x PU512 fmas
+ * between them from registers.
+ *
+ * Bit-identity: each (row, token) pair still gets exactly the fmas of
+ * float_group_512 in the same order: accumulator A takes the even 16-chunks
+ * in order, B the odd ones, a short last chunk masked to zeros, then
+ * hsum512(A + B).  A and B never meet before that final add, so the tile
+ * runs them as two passes (A over the even chunks, then B over the odd
+ * ones) instead of interleaved: one accumulator per pair instead of two,
+ * which is what lets the tile be 4 x 6 (24 zmm accumulators, 4 weights and
+ * one x vector, no spills: 10 loads per 24 fmas, against 7 per 12 for the
+ * interleaved 3 x 4 tile, ~90 against ~115 GFLOP/s for F32).  The loads go
+ * through an empty asm so that gcc keeps them in registers rather than
+ * folding them into the fmas as memory operands, which would load each x
+ * chunk once per row (15 loads per 12 fmas: back to ~57 GFLOP/s).
+ *
+ * Column blocks: a pass reads every other 64-byte line of its rows, so
+ * between the two passes the tile's rows and tokens must stay in L1; rows
+ * longer than KBLK512 columns are cut into blocks of that many, each block
+ * doing both passes, with the tile's 2 x 24 accumulators parked in a slot
+ * of prefill_loop between blocks (a store and a reload: the same bits).
+ * prefill_loop (above) then runs a column block over several row tiles
+ * before the next, so that the token tile's x block stays in L1 for all of
+ * them: 768 x 3072 F32 ~78 -> ~98 GFLOP/s, F16 ~104 -> ~140 against the
+ * whole row of each tile in turn.
+ *
+ * Loop order (prefill_loop): row blocks of about RBLK512 bytes of weights
+ * (they stay in L2), then token tiles, (column blocks,) then the row tiles
+ * of the block, so a token tile's x stays in L1 while the block's rows
+ * stream from L2.
+
+ * Ragged edges: a short row tile repeats its last row (results dropped); a
+ * short token tile is an instance for that many tokens (one per count).
+ * The sizes were picked with bench/kernbench.c and a matmul loop on the
+ * 124M shapes (3072 x 768 and 768 x 3072): 3 x 4, 4 x 3, 2 x 6 and 6 x 2
+ * interleaved, 4 x 6, 6 x 4, 5 x 5 and 3 x 8 in two passes; 4 x 6 rows
+ * divide the threads' 16-row shares.
+ */
+#ifndef PR512
+#define PR512 4      /* rows per prefill tile */
+#endif
+#ifndef PU512
+#define PU512 6      /* tokens per prefill tile (at most 6) */
+#endif
+#ifndef KBLK512
+#define KBLK512 768  /* columns per column block (a multiple of 32) */
+#endif
+#ifndef RBLK512
+#define RBLK512 (384 * 1024) /* bytes of weights per row block */
+#endif
+#if 2 * PR512 * PU512 * 64 > PREFILL_SLOT
+#error "PR512 x PU512: the accumulators exceed PREFILL_SLOT"
+#endif
+
+/* Keeps v in a register: the fmas then read it there, not from memory. */
+#define IN_REG(v) __asm__("" : "+v"(v))
+
+T512 static INLINE void
+prefill_tile_512(uint32_t type, int nu, const uint8_t *const *rows, int kb,
+                 int ke, int n, const float *x, int ldx, float *y, int ldy,
+                 int nr, void *slot)
+{
+    const size_t es = type == GGML_F32 ? 4 : 2;
+    __m512 acc[PR512][PU512], w[PR512], (*S)[PR512][PU512] = slot;
+    int c, g, u, p;
+
+    for (p = 0; p < 2; p++) {   /* p = 0: A, even chunks; 1: B, odd */
+        #pragma GCC unroll 8
+        for (g = 0; g < PR512; g++)
+            #pragma GCC unroll 8
+            for (u = 0; u < nu; u++)
+                acc[g][u] = kb ? S[p][g][u] : _mm512_setzero_ps();
+        for (c = kb / 16 + p; c * 16 + 16 <= ke; c += 2) {
+            size_t off = (size_t)c * 16 * es;
+            #pragma GCC unroll 8
+            for (g = 0; g < PR512; g++) {
+                w[g] = loadw16_512(type, rows[g] + off);
+                IN_REG(w[g]);
+            }
+            #pragma GCC unroll 8
+            for (u = 0; u < nu; u++) {
+                __m512 xv = _mm512_loadu_ps(x + (size_t)u * ldx + c * 16);
+                IN_REG(xv);
+                #pragma GCC unroll 8
+                for (g = 0; g < PR512; g++)
+                    acc[g][u] = _mm512_fmadd_ps(w[g], xv, acc[g][u]);
+            }
+        }
+        if (c * 16 < ke) {   /* the short last chunk, masked as in float_group_512 */
+            __mmask16 m = (__mmask16)((1u << (ke - c * 16)) - 1);
+            #pragma GCC unroll 8
+            for (g = 0; g < PR512; g++)
+                w[g] = load16_512(type, rows[g], c * 16, m);
+            #pragma GCC unroll 8
+            for (u = 0; u < nu; u++) {
+                __m512 xv = _mm512_maskz_loadu_ps(m, x + (size_t)u * ldx + c * 16);
+                #pragma GCC unroll 8
+                for (g = 0; g < PR512; g++)
+                    acc[g][u] = _mm512_fmadd_ps(w[g], xv, acc[g][u]);
+            }
+        }
+        #pragma GCC unroll 8
+        for (g = 0; g < PR512; g++)
+            #pragma GCC unroll 8
+            for (u = 0; u < nu; u++)
+                S[p][g][u] = acc[g][u];
+    }
+    if (ke < n)
+        return;
+    #pragma GCC unroll 8
+    for (u = 0; u < nu; u++)
+        #pragma GCC unroll 8
+        for (g = 0; g < PR512; g++)
+            if (g < nr)
+                y[(size_t)u * ldy + g] = hsum512(_mm512_add_ps(S[0][g][u], S[1][g][u]));
+}
+
+#define PREFILL512(NAME, TYPE, NU)                                           \
+    T512 static void NAME(const uint8_t *const *rows, int kb, int ke, int n, \
+                          const float *x, int ldx, float *y, int ldy,       \
+                          int nr, void *acc)                                \
+    {                                                                       \
+        prefill_tile_512(TYPE, NU, rows, kb, ke, n, x, ldx, y, ldy, nr, acc); \
+    }
+#if PU512 > 6
+#error "PU512: at most 6 tokens per tile"
+#endif
+#define PREFILL512_TYPE(P, TYPE)                                             \
+    PREFILL512(P##1, TYPE, 1) PREFILL512(P##2, TYPE, 2)                     \
+    PREFILL512(P##3, TYPE, 3) PREFILL512(P##4, TYPE, 4)                     \
+    PREFILL512(P##5, TYPE, 5) PREFILL512(P##6, TYPE, 6)
+PREFILL512_TYPE(prefill_f32_512_, GGML_F32)
+PREFILL512_TYPE(prefill_f16_512_, GGML_F16)
+PREFILL512_TYPE(prefill_bf16_512_, GGML_BF16)
+#define PREFILL512_ROW(P) {P##1, P##2, P##3, P##4, P##5, P##6}
+static const prefill_fn prefill_512[3][6] = {
+    PREFILL512_ROW(prefill_f32_512_), PREFILL512_ROW(prefill_f16_512_),
+    PREFILL512_ROW(prefill_bf16_512_),
+};
+
 T512 static void
 matmul_avx512(const gpt_matrix *W, const float *x, int ldx, int T, float *y,
               int ldy, int r0, int r1)
@@ -235,6 +440,11 @@ matmul_avx512(const gpt_matrix *W, const float *x, int ldx, int T, float *y,
 
     if (W->type == GGML_Q8_0) {
         gpt_matmul_q8_float(&gpt_kernels_avx512_impl, W, x, ldx, T, y, ldy, r0, r1);
+        return;
+    }
+    if (T > 1) {    /* prefill tiles */
+        prefill_loop(prefill_512[W->type == GGML_F16 ? 1 : W->type == GGML_BF16 ? 2 : 0],
+                     PR512, PU512, RBLK512, KBLK512, W, x, ldx, T, y, ldy, r0, r1);
         return;
     }
     if (T == 1) {   /* whole decode tiles, then groups for the rest */
@@ -387,9 +597,51 @@ mix_avx512(const float *w, const float *rows, size_t stride, int n, int len,
         axpy_avx512(w[j], rows + (size_t)j * stride, acc, len);
 }
 
+/* mix_avx512 for GPT_MIX_Q queries over the same value rows: each 64-float
+ * row is loaded once for the 4 queries, and the 16 accumulators are 16
+ * independent fma chains where one query's 4 wait on each other's latency
+ * (~3 ns per row and query for mix_avx512, most of it that wait).  Each
+ * acc[q] still takes its rows' fmas in order. */
+T512 static void
+mixq_avx512(const float *const *w, const float *rows, size_t stride, int n,
+            int len, float *const *acc)
+{
+    __m512 a[GPT_MIX_Q][4];
+    int j, q, i;
+
+    if (len != 64) {
+        for (q = 0; q < GPT_MIX_Q; q++)
+            mix_avx512(w[q], rows, stride, n, len, acc[q]);
+        return;
+    }
+    #pragma GCC unroll 4
+    for (q = 0; q < GPT_MIX_Q; q++)
+        #pragma GCC unroll 4
+        for (i = 0; i < 4; i++)
+            a[q][i] = _mm512_loadu_ps(acc[q] + 16 * i);
+    for (j = 0; j < n; j++) {
+        const float *v = rows + (size_t)j * stride;
+        __m512 v0 = _mm512_loadu_ps(v), v1 = _mm512_loadu_ps(v + 16);
+        __m512 v2 = _mm512_loadu_ps(v + 32), v3 = _mm512_loadu_ps(v + 48);
+        #pragma GCC unroll 4
+        for (q = 0; q < GPT_MIX_Q; q++) {
+            __m512 wj = _mm512_set1_ps(w[q][j]);
+            a[q][0] = _mm512_fmadd_ps(wj, v0, a[q][0]);
+            a[q][1] = _mm512_fmadd_ps(wj, v1, a[q][1]);
+            a[q][2] = _mm512_fmadd_ps(wj, v2, a[q][2]);
+            a[q][3] = _mm512_fmadd_ps(wj, v3, a[q][3]);
+        }
+    }
+    #pragma GCC unroll 4
+    for (q = 0; q < GPT_MIX_Q; q++)
+        #pragma GCC unroll 4
+        for (i = 0; i < 4; i++)
+            _mm512_storeu_ps(acc[q] + 16 * i, a[q][i]);
+}
+
 const gpt_kernels gpt_kernels_avx512_impl = {
     "avx512", matmul_avx512, dot_avx512, axpy_avx512, gelu_avx512,
-    scores_avx512, mix_avx512, gpt_quantize_avx512, gpt_matmul_q8_avx512};
+    scores_avx512, mix_avx512, mixq_avx512, gpt_quantize_avx512, gpt_matmul_q8_avx512};
 
 /* ---------------------------------------------------------------- AVX2 */
 
@@ -584,6 +836,116 @@ DECODE256(decode_f32_256, GGML_F32)
 DECODE256(decode_f16_256, GGML_F16)
 DECODE256(decode_bf16_256, GGML_BF16)
 
+/*
+ * AVX2 prefill tiles (T > 1), as the AVX-512 ones above: PR256 rows x
+ * PU256 tokens, each (row, token) pair with the fmas of float_group_256 in
+ * the same order.  A 16-lane accumulator pair is four independent 8-lane
+ * sequences here (A.lo, A.hi, B.lo, B.hi), so the tile runs four passes,
+ * one per sequence, each with one ymm accumulator per pair: 3 x 4 takes 12
+ * accumulators, 3 weights and one x vector, the 16 registers.  Columns are
+ * cut in KBLK256-byte blocks (all four passes per block) so the tile's
+ * data stays in L1 between passes.
+ */
+#ifndef PR256
+#define PR256 3
+#endif
+#ifndef PU256
+#define PU256 4      /* at most 4 */
+#endif
+#ifndef KBLK256
+#define KBLK256 2048 /* a multiple of 128 */
+#endif
+#ifndef RBLK256
+#define RBLK256 (384 * 1024)
+#endif
+#if 4 * PR256 * PU256 * 32 > PREFILL_SLOT
+#error "PR256 x PU256: the accumulators exceed PREFILL_SLOT"
+#endif
+
+T256 static INLINE void
+prefill_tile_256(uint32_t type, int nu, const uint8_t *const *rows, int kb,
+                 int ke, int n, const float *x, int ldx, float *y, int ldy,
+                 int nr, void *slot)
+{
+    const size_t es = type == GGML_F32 ? 4 : 2;
+    __m256 acc[PR256][4], w[PR256], (*S)[PR256][PU256] = slot;
+    int c, g, u, q;
+
+    for (q = 0; q < 4; q++) {   /* A.lo, A.hi, B.lo, B.hi */
+        int h = (q & 1) * 8;
+        #pragma GCC unroll 4
+        for (g = 0; g < PR256; g++)
+            #pragma GCC unroll 4
+            for (u = 0; u < nu; u++)
+                acc[g][u] = kb ? S[q][g][u] : _mm256_setzero_ps();
+        for (c = kb / 16 + (q >> 1); c * 16 + 16 <= ke; c += 2) {
+            #pragma GCC unroll 4
+            for (g = 0; g < PR256; g++) {
+                w[g] = loadw8_256(type, rows[g] + (size_t)(c * 16 + h) * es);
+                IN_REG(w[g]);
+            }
+            #pragma GCC unroll 4
+            for (u = 0; u < nu; u++) {
+                __m256 xv = _mm256_loadu_ps(x + (size_t)u * ldx + c * 16 + h);
+                IN_REG(xv);
+                #pragma GCC unroll 4
+                for (g = 0; g < PR256; g++)
+                    acc[g][u] = _mm256_fmadd_ps(w[g], xv, acc[g][u]);
+            }
+        }
+        if (c * 16 < ke) {   /* the short last chunk, zero-filled as in float_group_256 */
+            #pragma GCC unroll 4
+            for (g = 0; g < PR256; g++)
+                w[g] = load8_tail(type, rows[g], c * 16 + h, ke);
+            #pragma GCC unroll 4
+            for (u = 0; u < nu; u++) {
+                __m256 xv = loadx8_tail(x + (size_t)u * ldx, c * 16 + h, ke);
+                #pragma GCC unroll 4
+                for (g = 0; g < PR256; g++)
+                    acc[g][u] = _mm256_fmadd_ps(w[g], xv, acc[g][u]);
+            }
+        }
+        #pragma GCC unroll 4
+        for (g = 0; g < PR256; g++)
+            #pragma GCC unroll 4
+            for (u = 0; u < nu; u++)
+                S[q][g][u] = acc[g][u];
+    }
+    if (ke < n)
+        return;
+    #pragma GCC unroll 4
+    for (u = 0; u < nu; u++)
+        #pragma GCC unroll 4
+        for (g = 0; g < PR256; g++)
+            if (g < nr) {
+                v16 s = {_mm256_add_ps(S[0][g][u], S[2][g][u]),
+                         _mm256_add_ps(S[1][g][u], S[3][g][u])};
+                y[(size_t)u * ldy + g] = hsum256x2(s);
+            }
+}
+
+#define PREFILL256(NAME, TYPE, NU)                                           \
+    T256 static void NAME(const uint8_t *const *rows, int kb, int ke, int n, \
+                          const float *x, int ldx, float *y, int ldy,       \
+                          int nr, void *acc)                                \
+    {                                                                       \
+        prefill_tile_256(TYPE, NU, rows, kb, ke, n, x, ldx, y, ldy, nr, acc); \
+    }
+#if PU256 > 4
+#error "PU256: at most 4 tokens per tile"
+#endif
+#define PREFILL256_TYPE(P, TYPE)                                             \
+    PREFILL256(P##1, TYPE, 1) PREFILL256(P##2, TYPE, 2)                     \
+    PREFILL256(P##3, TYPE, 3) PREFILL256(P##4, TYPE, 4)
+PREFILL256_TYPE(prefill_f32_256_, GGML_F32)
+PREFILL256_TYPE(prefill_f16_256_, GGML_F16)
+PREFILL256_TYPE(prefill_bf16_256_, GGML_BF16)
+#define PREFILL256_ROW(P) {P##1, P##2, P##3, P##4}
+static const prefill_fn prefill_256[3][4] = {
+    PREFILL256_ROW(prefill_f32_256_), PREFILL256_ROW(prefill_f16_256_),
+    PREFILL256_ROW(prefill_bf16_256_),
+};
+
 T256 static void
 matmul_avx2(const gpt_matrix *W, const float *x, int ldx, int T, float *y,
             int ldy, int r0, int r1)
@@ -593,6 +955,11 @@ matmul_avx2(const gpt_matrix *W, const float *x, int ldx, int T, float *y,
 
     if (W->type == GGML_Q8_0) {
         gpt_matmul_q8_float(&gpt_kernels_avx2_impl, W, x, ldx, T, y, ldy, r0, r1);
+        return;
+    }
+    if (T > 1) {
+        prefill_loop(prefill_256[W->type == GGML_F16 ? 1 : W->type == GGML_BF16 ? 2 : 0],
+                     PR256, PU256, RBLK256, KBLK256 / (W->type == GGML_F32 ? 4 : 2), W, x, ldx, T, y, ldy, r0, r1);
         return;
     }
     if (T == 1) {   /* whole decode tiles, then groups for the rest */
@@ -698,12 +1065,12 @@ gelu_avx2(float *y, const float *bias, int n)
 }
 
 const gpt_kernels gpt_kernels_avx2_impl = {
-    "avx2", matmul_avx2, dot_avx2, axpy_avx2, gelu_avx2, NULL, NULL,
+    "avx2", matmul_avx2, dot_avx2, axpy_avx2, gelu_avx2, NULL, NULL, NULL,
     gpt_quantize_avx2, gpt_matmul_q8_avx2};
 
 #else /* not x86: only the portable kernels exist */
 
-const gpt_kernels gpt_kernels_avx512_impl = {"generic", NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
-const gpt_kernels gpt_kernels_avx2_impl = {"generic", NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+const gpt_kernels gpt_kernels_avx512_impl = {"generic", NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+const gpt_kernels gpt_kernels_avx2_impl = {"generic", NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
 
 #endif

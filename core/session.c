@@ -205,8 +205,8 @@ ensure_workers(gpt_session *s, gpt_error *err)
     if (s->scores_threads < s->n_threads) {
         gpt_free(s->scores);
         s->scores_threads = 0;
-        s->scores = gpt_malloc((size_t)s->n_threads * s->model->n_ctx *
-                               sizeof(float));
+        s->scores = gpt_malloc((size_t)s->n_threads * GPT_MIX_Q *
+                               s->model->n_ctx * sizeof(float));
         if (!s->scores)
             return gpt_set_error(err, GPT_ERR_NOMEM, "out of memory");
         s->scores_threads = s->n_threads;

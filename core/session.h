@@ -64,7 +64,7 @@ struct gpt_session {
     uint8_t *xq;     /* [CHUNK][gpt_q8x_stride(max(n_embd, n_ff))] input
                         of a Q8_0 matrix product, quantized (kernels.h);
                         NULL when the model has no Q8_0 matrix */
-    float *scores;   /* [n_threads][n_ctx] attention weights */
+    float *scores;   /* [n_threads][GPT_MIX_Q][n_ctx] attention weights */
     int scores_threads;
     float *logits;   /* [n_vocab] of the last position */
     float *all_logits; /* [CHUNK][n_vocab], allocated when needed */

@@ -212,6 +212,137 @@ test_kernels(void)
 #undef RND
 }
 
+/* The prefill tiles (T > 1) of every SIMD path against the portable
+ * kernel: ragged rows and token counts, column counts that are not
+ * multiples of 16 or that span several column blocks, strided x and y, and
+ * row ranges split as threads split them. */
+static void
+test_prefill_tiles(void)
+{
+    static const char *paths[] = {"avx512", "avx2"};
+    const gpt_kernels *ref = gpt_kernels_generic();
+    static const uint32_t types[] = {GGML_F32, GGML_F16, GGML_BF16};
+    static const int cols_list[] = {17, 40, 96, 768, 1100, 2080};
+    static const int T_list[] = {2, 3, 5, 6, 7, 12, 13, 64};
+    static const int rows_list[] = {13, 30, 70};
+    unsigned seed = 777;
+    int ti, ci, ri, Ti, pi, i;
+
+#define RND() ((seed = seed * 1103515245u + 12345u), ((int)((seed >> 8) & 0xffff) - 32768) / 32768.0f)
+    for (ti = 0; ti < 3; ti++)
+        for (ci = 0; ci < 6; ci++)
+            for (ri = 0; ri < 3; ri++) {
+                int rows = rows_list[ri], cols = cols_list[ci], ldx = cols + 3, ldy = rows + 5;
+                uint32_t type = types[ti];
+                size_t row_bytes = type == GGML_F32 ? cols * 4u : cols * 2u;
+                uint8_t *data = malloc(rows * row_bytes);
+                float *x = malloc(sizeof(float) * ldx * 64);
+                float *y0 = malloc(sizeof(float) * ldy * 64), *y1 = malloc(sizeof(float) * ldy * 64);
+                gpt_matrix W;
+
+                for (i = 0; i < rows * cols; i++) {
+                    float v = RND();
+                    uint8_t *p = data + (size_t)i * (row_bytes / cols);
+                    if (type == GGML_F32) memcpy(p, &v, 4);
+                    else if (type == GGML_F16) { uint16_t h = f32_to_f16_rne(v); memcpy(p, &h, 2); }
+                    else { union { float f; uint32_t u; } u = {v}; uint16_t h = (uint16_t)(u.u >> 16); memcpy(p, &h, 2); }
+                }
+                for (i = 0; i < ldx * 64; i++)
+                    x[i] = RND();
+                W.type = type;
+                W.data = data;
+                W.rows = rows;
+                W.cols = cols;
+                W.row_bytes = row_bytes;
+                for (Ti = 0; Ti < 8; Ti++) {
+                    int T = T_list[Ti];
+                    for (i = 0; i < ldy * 64; i++)
+                        y0[i] = -1.0f;
+                    ref->matmul(&W, x, ldx, T, y0, ldy, 0, rows);
+                    for (pi = 0; pi < 2; pi++) {
+                        const gpt_kernels *k = gpt_kernels_by_name(paths[pi]);
+                        int mid;
+                        if (!k)
+                            continue;
+                        for (i = 0; i < ldy * 64; i++)
+                            y1[i] = -1.0f;
+                        mid = rows < 16 ? rows : 16;
+                        k->matmul(&W, x, ldx, T, y1, ldy, 0, 7);
+                        k->matmul(&W, x, ldx, T, y1, ldy, 7, mid);
+                        k->matmul(&W, x, ldx, T, y1, ldy, mid, rows);
+                        CHECK(memcmp(y0, y1, sizeof(float) * ldy * 64) == 0,
+                              "%s prefill differs from generic (type %u, rows %d, cols %d, T %d)",
+                              paths[pi], type, rows, cols, T);
+                    }
+                }
+                free(data);
+                free(x);
+                free(y0);
+                free(y1);
+            }
+#undef RND
+}
+
+/* Attention scores of 64-float heads (the 16-row transposed reduction)
+ * against the portable dot, for row counts around multiples of 16. */
+static void
+test_scores64(void)
+{
+    static const char *paths[] = {"avx512", "avx2"};
+    const gpt_kernels *ref = gpt_kernels_generic();
+    static const int n_list[] = {1, 15, 16, 17, 40, 64, 100};
+    enum { STRIDE = 64 * 3 + 5, NMAX = 100 };
+    static float cache[NMAX * STRIDE];
+    float q[64], s0[NMAX], s1[NMAX];
+    unsigned seed = 4242;
+    int i, ni, pi;
+
+#define RND() ((seed = seed * 1103515245u + 12345u), ((int)((seed >> 8) & 0xffff) - 32768) / 32768.0f)
+    for (i = 0; i < NMAX * STRIDE; i++)
+        cache[i] = RND() * (float)(1 + i % 5);
+    for (i = 0; i < 64; i++)
+        q[i] = RND();
+    for (ni = 0; ni < 7; ni++) {
+        int n = n_list[ni];
+        for (i = 0; i < n; i++)
+            s0[i] = ref->dot(q, cache + (size_t)i * STRIDE, 64) * 0.125f;
+        for (pi = 0; pi < 2; pi++) {
+            const gpt_kernels *k = gpt_kernels_by_name(paths[pi]);
+            if (!k || !k->scores)
+                continue;
+            memset(s1, 0, sizeof s1);
+            k->scores(q, cache, STRIDE, n, 64, 0.125f, s1);
+            CHECK(memcmp(s0, s1, sizeof(float) * n) == 0, "%s scores differ (len 64, n %d)", paths[pi], n);
+        }
+        /* GPT_MIX_Q weighted sums at once (len 64 and a ragged 40) equal
+         * axpy over the rows in order, from a nonzero start */
+        for (pi = 0; pi < 2; pi++) {
+            const gpt_kernels *k = gpt_kernels_by_name(paths[pi]);
+            int len, qi;
+            if (!k || !k->mixq)
+                continue;
+            for (len = 40; len <= 64; len += 24) {
+                float a0[GPT_MIX_Q][64], a1[GPT_MIX_Q][64], wq[GPT_MIX_Q][NMAX];
+                const float *wp[GPT_MIX_Q];
+                float *ap[GPT_MIX_Q];
+                for (qi = 0; qi < GPT_MIX_Q; qi++) {
+                    for (i = 0; i < 64; i++)
+                        a0[qi][i] = a1[qi][i] = RND();
+                    for (i = 0; i < n; i++)
+                        wq[qi][i] = RND();
+                    for (i = 0; i < n; i++)
+                        ref->axpy(wq[qi][i], cache + (size_t)i * STRIDE, a0[qi], len);
+                    wp[qi] = wq[qi];
+                    ap[qi] = a1[qi];
+                }
+                k->mixq(wp, cache, STRIDE, n, len, ap);
+                CHECK(memcmp(a0, a1, sizeof a0) == 0, "%s mixq differs (len %d, n %d)", paths[pi], len, n);
+            }
+        }
+    }
+#undef RND
+}
+
 /* ---- the int8 path of Q8_0 weights ---- */
 
 static const char *const simd_paths[] = {"avx512", "avx2"};
@@ -931,6 +1062,8 @@ main(int argc, char **argv)
     n_ctx = info.n_ctx;
     test_gelu_accuracy();
     test_kernels();
+    test_prefill_tiles();
+    test_scores64();
     test_q8_quantize();
     test_q8_matmul();
     test_paths_whole_model();
