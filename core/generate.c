@@ -10,7 +10,10 @@
  * sequences at once, with one forward pass per step for all of them, so
  * every weight is read once per step instead of once per sequence; the
  * prompts that start together are prefilled together too (batch_prefill),
- * each copying the longest prefix it shares with any cache.  The
+ * each reusing the longest prefix it shares with any cache: the prefix
+ * the first prompts have in common is evaluated once into a shared cache
+ * that all the slots read (gpt_session_share, gpt_kv.base in session.h),
+ * anything longer is copied.  The
  * kernels compute each token's numbers in the same order whatever else is
  * in the pass, and each sequence samples from its own random stream (seeded
  * from the options alone), so a sequence's text in a batch is byte-identical

@@ -122,14 +122,17 @@ gpt_status gpt_forward_seq(gpt_session *s, int slot, const int32_t *ids,
  * cache kv[0..n_kv) holds is not evaluated again: kept if it is in
  * kv[slot], else copied from the cache that holds it (the keys and values
  * of a position depend only on the tokens up to it, and the kernels give
- * the same bits whatever else is in a pass, so the copy is exact). */
+ * the same bits whatever else is in a pass, so the copy is exact).  During
+ * a batch with a shared prefix s->pfx, kv[slot] points at as much of it as
+ * ids share (gpt_kv.base) instead of copying it. */
 gpt_status gpt_prefill(gpt_session *s, int slot, const int32_t *ids, int n,
                        gpt_error *err);
 
 /* Where a prefill of ids[0, n) into kv[slot] has to start evaluating (at
  * most n - 1, for the last id's logits): 0 with prefix reuse off, else the
- * longest common prefix of ids with any cache.  With copy set, brings that
- * prefix into kv[slot] (a no-op when it is its own). */
+ * longest common prefix of ids with any cache (s->pfx included).  With copy
+ * set, brings that prefix into kv[slot] (a no-op when it is its own): the
+ * part s->pfx holds by pointing at it, the rest by copying. */
 int gpt_prefix_start(gpt_session *s, int slot, const int32_t *ids, int n,
                      int copy);
 
