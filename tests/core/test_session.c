@@ -1060,6 +1060,7 @@ check_unshared(gpt_session *s, const char *what)
         CHECK(s->kv[j].base == NULL && s->kv[j].n_base == 0, "%s: kv[%d] keeps a base", what, j);
     if (n < 1 || gpt_session_new(model, &fresh, &err) != GPT_OK)
         return;
+    fresh->kern = s->kern;
     CHECK(gpt_eval_logits(fresh, s->kv[0].ids, (size_t)n, &l, &err) == GPT_OK, "eval: %s", err.message);
     CHECK(kv_equal(s, 0, fresh, n), "%s: kv[0] (%d positions) differs from a fresh evaluation", what, n);
     gpt_free(l);
@@ -1101,7 +1102,7 @@ test_share_batch(void)
     char *sets[NSET][NP];
     size_t lens[NP], out_lens[2][NP];
     char *texts[2][NP];
-    int np[NSET], i, k, threads, on, set, K;
+    int np[NSET], i, k, threads, on, set, K, cfg;
     gpt_gen_options o;
     gpt_error err;
 
@@ -1150,24 +1151,33 @@ test_share_batch(void)
         strcat(sets[4][i], tail[i + 3]);
     }
 
-    for (threads = 1; threads <= 2; threads++) {
+    /* the default kernels with 1 and 2 threads, then the generic ones
+     * (slow: the small batch only) and the AVX2 ones: scores and mixes
+     * split at the shared prefix's end on every path */
+    for (cfg = 0; cfg < 4; cfg++) {
         gpt_session *s[2];
+        const gpt_kernels *kern = cfg == 2 ? gpt_kernels_generic() : cfg == 3 ? gpt_kernels_by_name("avx2") : NULL;
+        threads = cfg == 0 || cfg == 3 ? 1 : 2;
+        if (cfg == 3 && !kern)
+            continue;
         if (gpt_session_new(model, &s[0], &err) != GPT_OK || gpt_session_new(model, &s[1], &err) != GPT_OK)
             return;
         for (on = 0; on < 2; on++) {
             gpt_session_set_threads(s[on], threads, &err);
             gpt_session_set_prefix_reuse(s[on], on);
+            if (kern)
+                s[on]->kern = kern;
         }
         /* every set, twice (the second time kv[0] holds the last one's
          * sequence), a single call after each batch, then cancels */
-        for (k = 0; k < 2 * NSET; k++) {
+        for (k = cfg == 2 ? NSET - 1 : 0; k < (cfg < 2 ? 2 * NSET : NSET); k++) {
             int sn = k % NSET;
             char what[64];
             gpt_gen_options_init(&o);
             o.max_tokens = k == 7 ? 0 : 4 + k % 3;
             o.temperature = k % 2 ? 0 : 0.9;
             o.seed = (uint64_t)k;
-            snprintf(what, sizeof what, "%d threads, batch %d (set %d)", threads, k, sn);
+            snprintf(what, sizeof what, "config %d, %d threads, batch %d (set %d)", cfg, threads, k, sn);
             for (i = 0; i < np[sn]; i++)
                 lens[i] = sets[sn][i] ? strlen(sets[sn][i]) : 0;
             for (on = 0; on < 2; on++)
@@ -1204,7 +1214,7 @@ test_share_batch(void)
         }
         /* cancel mid-batch (also in the shared prefix's own prefill), then
          * a new batch: same texts as without reuse */
-        for (K = 1; K < 400; K = K * 3 + 1) {
+        for (K = 1; K < (cfg < 2 ? 400 : cfg == 2 ? 0 : 5); K = K * 3 + 1) {
             gpt_status st;
             gpt_gen_options_init(&o);
             o.max_tokens = 5;
