@@ -13,8 +13,8 @@
  *       rows (the core reuses the cached prefix) against a new session per
  *       row (nothing to reuse).  Then the batched form the databases use
  *       for many rows: one gpt_generate_batch call over all ROWS prompts
- *       with prefix reuse (a new session; the batch's slots copy the
- *       prefix from whichever cache holds it) against the same call with
+ *       with prefix reuse (a new session; the batch's slots read the
+ *       shared prefix from one cache, evaluated once) against the same call with
  *       gpt_session_set_prefix_reuse(s, 0).  Checks the texts are the same
  *       all four ways.
  *

@@ -98,6 +98,83 @@ matmul(gpt_session *s, const gpt_matrix *W, const float *x, int T, float *y,
 
 /* -------------------------------------------------------------- attention */
 
+/* Shared prefix (session.h): rows [0, nb) of a cache come from its base
+ * (brows) and rows from nb on from its own arrays (rows), both already at
+ * the layer and head.  Scores are per row, and a mix is a sequence of fmas
+ * over rows in order, so splitting a call at nb and going on with the same
+ * accumulators gives the bits of one call over one array. */
+static void
+scores_range(const gpt_kernels *K, const float *q, const float *rows,
+             size_t stride, int from, int to, int hd, float scale, float *sc)
+{
+    int k;
+
+    if (to <= from)
+        return;
+    if (K->scores)
+        K->scores(q, rows + (size_t)from * stride, stride, to - from, hd, scale, sc + from);
+    else
+        for (k = from; k < to; k++)
+            sc[k] = K->dot(q, rows + (size_t)k * stride, hd) * scale;
+}
+
+/* sc[0, n) for rows [0, n) */
+static void
+attn_scores(const gpt_kernels *K, const float *q, const float *brows,
+            const float *rows, int nb, size_t stride, int n, int hd,
+            float scale, float *sc)
+{
+    int a = nb < n ? nb : n;
+
+    scores_range(K, q, brows, stride, 0, a, hd, scale, sc);
+    scores_range(K, q, rows, stride, a, n, hd, scale, sc);
+}
+
+static void
+mix_range(const gpt_kernels *K, const float *w, const float *rows,
+          size_t stride, int from, int to, int hd, float *out)
+{
+    int k;
+
+    if (to <= from)
+        return;
+    if (K->mix)
+        K->mix(w + from, rows + (size_t)from * stride, stride, to - from, hd, out);
+    else
+        for (k = from; k < to; k++)
+            K->axpy(w[k], rows + (size_t)k * stride, out, hd);
+}
+
+/* out += w[k] * row k for rows [from, to), in order */
+static void
+attn_mix(const gpt_kernels *K, const float *w, const float *brows,
+         const float *rows, int nb, size_t stride, int from, int to, int hd,
+         float *out)
+{
+    int a = nb < from ? from : nb > to ? to : nb;
+
+    mix_range(K, w, brows, stride, from, a, hd, out);
+    mix_range(K, w, rows, stride, a, to, hd, out);
+}
+
+/* K->mixq over rows [0, n) */
+static void
+attn_mixq(const gpt_kernels *K, const float *const *w, const float *brows,
+          const float *rows, int nb, size_t stride, int n, int hd,
+          float *const *outs)
+{
+    int a = nb < n ? nb : n, g;
+    const float *w2[GPT_MIX_Q];
+
+    if (a > 0)
+        K->mixq(w, brows, stride, a, hd, outs);
+    if (n > a) {
+        for (g = 0; g < GPT_MIX_Q; g++)
+            w2[g] = w[g] + a;
+        K->mixq(w2, rows + (size_t)a * stride, stride, n - a, hd, outs);
+    }
+}
+
 typedef struct attn_job {
     gpt_session *s;
     int layer, T;
@@ -121,8 +198,12 @@ attn_task(void *arg, int ith, int nth)
     gpt_split(j->T * nh, 1, ith, nth, &lo, &hi);
     for (i = lo; i < hi; i += ng) {
         int h = i / j->T, t0 = i % j->T, slot = j->slot[t0], g, k, nmin, start = 0;
-        const gpt_kv *kv = &s->kv[slot];
+        const gpt_kv *kv = gpt_kv_at(s, slot);
         const float *kc = kv->k + layer_off, *vc = kv->v + layer_off;
+        /* shared prefix: rows [0, nb) from the base (attn_scores, ...) */
+        int nb = kv->base ? kv->n_base : 0;
+        const float *bkc = kv->base ? kv->base->k + layer_off : kc;
+        const float *bvc = kv->base ? kv->base->v + layer_off : vc;
         const float *w[GPT_MIX_Q];
         float *outs[GPT_MIX_Q];
 
@@ -139,11 +220,8 @@ attn_task(void *arg, int ith, int nth)
             float *out = s->h + (size_t)t * d + h * hd;
             float mx = -INFINITY, sum = 0.0f, inv;
 
-            if (s->kern->scores)
-                s->kern->scores(q, kc + h * hd, (size_t)d, p + 1, hd, scale, sc);
-            else
-                for (k = 0; k <= p; k++)
-                    sc[k] = s->kern->dot(q, kc + (size_t)k * d + h * hd, hd) * scale;
+            attn_scores(s->kern, q, bkc + h * hd, kc + h * hd, nb, (size_t)d, p + 1, hd,
+                        scale, sc);
             for (k = 0; k <= p; k++)
                 if (sc[k] > mx)
                     mx = sc[k];
@@ -163,18 +241,12 @@ attn_task(void *arg, int ith, int nth)
         /* rows [0, nmin) for the whole group, then each query's own rest:
          * every out still takes its rows in order */
         if (ng == GPT_MIX_Q && s->kern->mixq) {
-            s->kern->mixq(w, vc + h * hd, (size_t)d, nmin, hd, outs);
+            attn_mixq(s->kern, w, bvc + h * hd, vc + h * hd, nb, (size_t)d, nmin, hd, outs);
             start = nmin;
         }
-        for (g = 0; g < ng; g++) {
-            int p = j->pos[t0 + g];
-            if (s->kern->mix)
-                s->kern->mix(w[g] + start, vc + (size_t)start * d + h * hd, (size_t)d,
-                             p + 1 - start, hd, outs[g]);
-            else
-                for (k = start; k <= p; k++)
-                    s->kern->axpy(w[g][k], vc + (size_t)k * d + h * hd, outs[g], hd);
-        }
+        for (g = 0; g < ng; g++)
+            attn_mix(s->kern, w[g], bvc + h * hd, vc + h * hd, nb, (size_t)d, start,
+                     j->pos[t0 + g] + 1, hd, outs[g]);
     }
 }
 
@@ -216,15 +288,19 @@ forward(gpt_session *s, const int32_t *ids, int T, const int *slot,
                              "forward of %d tokens", T);
     for (t = 0; t < T; t++) {
         gpt_kv *kv;
-        if (slot[t] < 0 || slot[t] >= s->n_kv || pos[t] < 0 ||
-            pos[t] >= m->n_ctx)
+        if (slot[t] < 0 ||
+            (slot[t] >= s->n_kv && !(slot[t] == GPT_KV_SHARED && s->pfx.k)) ||
+            pos[t] < 0 || pos[t] >= m->n_ctx)
             return gpt_set_error(err, GPT_ERR_INTERNAL,
                                  "token at position %d of sequence %d does "
                                  "not fit the context of %d",
                                  pos[t], slot[t], m->n_ctx);
-        kv = &s->kv[slot[t]];
+        kv = gpt_kv_at(s, slot[t]);
         if (kv->n_cached > pos[t])
             kv->n_cached = pos[t];
+        /* the rows from pos[t] on are written below, into k and v */
+        if (kv->n_base > pos[t])
+            kv->n_base = pos[t];
     }
 
     for (t = 0; t < T; t++) {
@@ -254,8 +330,9 @@ forward(gpt_session *s, const int32_t *ids, int T, const int *slot,
         for (t = 0; t < T; t++) {
             const float *qkv = s->qkv + (size_t)t * 3 * d;
             size_t off = ((size_t)l * m->n_ctx + pos[t]) * d;
-            memcpy(s->kv[slot[t]].k + off, qkv + d, (size_t)d * sizeof(float));
-            memcpy(s->kv[slot[t]].v + off, qkv + 2 * d, (size_t)d * sizeof(float));
+            gpt_kv *kv = gpt_kv_at(s, slot[t]);
+            memcpy(kv->k + off, qkv + d, (size_t)d * sizeof(float));
+            memcpy(kv->v + off, qkv + 2 * d, (size_t)d * sizeof(float));
         }
         gpt_pool_run(s->pool, attn_task, &aj);
         /* x += attn @ Wproj^T + b (ff is free scratch here) */
@@ -269,7 +346,7 @@ forward(gpt_session *s, const int32_t *ids, int T, const int *slot,
                EPI_BIAS_ADD_TO, s->x);
     }
     for (t = 0; t < T; t++) {
-        gpt_kv *kv = &s->kv[slot[t]];
+        gpt_kv *kv = gpt_kv_at(s, slot[t]);
         kv->ids[pos[t]] = ids[t];
         kv->n_cached = pos[t] + 1;
     }

@@ -10,7 +10,10 @@
  * sequences at once, with one forward pass per step for all of them, so
  * every weight is read once per step instead of once per sequence; the
  * prompts that start together are prefilled together too (batch_prefill),
- * each copying the longest prefix it shares with any cache.  The
+ * each reusing the longest prefix it shares with any cache: the prefix
+ * the first prompts have in common is evaluated once into a shared cache
+ * that all the slots read (gpt_session_share, gpt_kv.base in session.h),
+ * anything longer is copied.  The
  * kernels compute each token's numbers in the same order whatever else is
  * in the pass, and each sequence samples from its own random stream (seeded
  * from the options alone), so a sequence's text in a batch is byte-identical
@@ -428,6 +431,48 @@ ids_common(const int32_t *a, int n, const int32_t *b, int m)
  * what an extra forward pass costs in reading the weights). */
 #define GPT_PREFIX_WAIT 8
 
+/* The prefix the batch's caches share instead of copying it
+ * (gpt_session_share): for each waiting prompt i, the longest prefix it has
+ * in common with another waiting prompt, and of those the one that saves
+ * the most evaluated or copied positions over all the waiting prompts.  *n
+ * is 0 when no two prompts share GPT_PREFIX_WAIT tokens. */
+static void
+batch_share_pick(const batch_slot *slots, int width, const int32_t **ids,
+                 int *n)
+{
+    long best = 0;
+    int i, j;
+
+    *ids = NULL;
+    *n = 0;
+    for (i = 0; i < width; i++) {
+        const batch_slot *a = &slots[i];
+        int len = 0;
+        long gain = 0;
+        if (!a->ids)
+            continue;
+        for (j = 0; j < width; j++)
+            if (j != i && slots[j].ids) {
+                int c = ids_common(a->ids, a->n_ids, slots[j].ids, slots[j].n_ids);
+                if (c > len)
+                    len = c;
+            }
+        if (len < GPT_PREFIX_WAIT)
+            continue;
+        for (j = 0; j < width; j++)
+            if (slots[j].ids) {
+                /* what prompt j takes from a prefix of len of prompt i */
+                int c = ids_common(a->ids, len, slots[j].ids, slots[j].n_ids);
+                gain += c < slots[j].n_ids ? c : slots[j].n_ids - 1;
+            }
+        if (gain > best) {
+            best = gain;
+            *ids = a->ids;
+            *n = len;
+        }
+    }
+}
+
 /* Prefills every waiting prompt, several sequences to a forward pass.  In
  * rounds: a prompt whose longest common prefix with a prompt already taken
  * into this round is longer than what the caches hold waits for the next
@@ -535,6 +580,17 @@ gpt_generate_batch(gpt_session *s, const char *const *prompts,
     }
     for (j = 0; j < width && st == GPT_OK; j++)
         st = batch_fill(s, &slots[j], prompts, lens, n, &next_input, o, err);
+    /* Shared prefix: the slots' caches read the prefix their first prompts
+     * have in common from one immutable cache (s->pfx, see gpt_kv in
+     * session.h) instead of each copying it into fresh pages; prompts
+     * started later use it too as far as they share it. */
+    if (st == GPT_OK && s->prefix_reuse && width > 1) {
+        const int32_t *pids;
+        int np;
+        batch_share_pick(slots, width, &pids, &np);
+        if (np > 0)
+            st = gpt_session_share(s, pids, np, err);
+    }
 
     do {
         int32_t ids[GPT_MAX_BATCH];
@@ -595,6 +651,8 @@ done:
             gpt_free(slots[j].ids);
         }
     gpt_free(slots);
+    /* kv[0] gets its own copy of the shared prefix, s->pfx goes */
+    gpt_session_unshare(s);
     /* Keep one KV cache between calls: the others would hold up to
      * GPT_MAX_BATCH - 1 full caches of resident memory in a long-lived
      * database backend.  kv[0] keeps its sequence for prefix reuse. */

@@ -86,6 +86,7 @@ gpt_session_free(gpt_session *s)
     gpt_gen_state_free(&s->gen);
     gpt_free(s->sbuf.idx);
     gpt_free(s->sbuf.p);
+    gpt_session_unshare(s);
     gpt_session_kv_trim(s, 0);
     gpt_free(s->x);
     gpt_free(s->h);
@@ -190,6 +191,8 @@ gpt_session_kv_trim(gpt_session *s, int n)
         kv->k = kv->v = NULL;
         kv->ids = NULL;
         kv->n_cached = 0;
+        kv->base = NULL;
+        kv->n_base = 0;
     }
 }
 
@@ -252,6 +255,23 @@ copy_task(void *arg, int ith, int nth)
     }
 }
 
+/* Positions [from, to) of src, which may read some of them from its base,
+ * into d's own arrays. */
+static void
+kv_copy_rows(gpt_session *s, gpt_kv *d, const gpt_kv *src, int from, int to)
+{
+    int nb = src->base ? src->n_base : 0, a = nb < from ? from : nb > to ? to : nb;
+
+    if (a > from) {
+        copy_job j = {s, d, src->base, from, a};
+        gpt_pool_run(s->pool, copy_task, &j);
+    }
+    if (to > a) {
+        copy_job j = {s, d, src, a, to};
+        gpt_pool_run(s->pool, copy_task, &j);
+    }
+}
+
 /* Copies positions [from, to) of kv[src] into kv[dst], whose positions
  * [0, from) already hold the same tokens: per layer one contiguous block of
  * keys and one of values.  kv[dst] holds [0, to) afterwards. */
@@ -259,25 +279,45 @@ static void
 kv_copy(gpt_session *s, int dst, int src, int from, int to)
 {
     gpt_kv *d = &s->kv[dst];
-    copy_job j = {s, d, &s->kv[src], from, to};
 
     if (d->n_cached > from)
         d->n_cached = from;
-    gpt_pool_run(s->pool, copy_task, &j);
+    if (d->n_base > from)
+        d->n_base = from;
+    kv_copy_rows(s, d, &s->kv[src], from, to);
     memcpy(d->ids + from, s->kv[src].ids + from,
            (size_t)(to - from) * sizeof *d->ids);
     d->n_cached = to;
+}
+
+/* kv reads positions [0, c) from s->pfx from now on (its own k and v there
+ * are left alone). */
+static void
+kv_rebase(gpt_session *s, gpt_kv *kv, int c)
+{
+    memcpy(kv->ids, s->pfx.ids, (size_t)c * sizeof *kv->ids);
+    kv->base = &s->pfx;
+    kv->n_base = c;
+    kv->n_cached = c;
 }
 
 int
 gpt_prefix_start(gpt_session *s, int slot, const int32_t *ids, int n,
                  int copy)
 {
-    int own, common, src = slot, j;
+    int own, common, src = slot, j, sh = 0;
 
     if (!s->prefix_reuse)
         return 0;
     own = common = common_prefix(&s->kv[slot], ids, n);
+    /* the shared prefix of a batch is pointed at, not copied */
+    if (s->pfx.k) {
+        sh = common_prefix(&s->pfx, ids, n);
+        if (sh == n)
+            sh = n - 1;
+        if (sh > common)
+            common = sh;
+    }
     for (j = 0; j < s->n_kv; j++)
         if (j != slot) {
             int c = common_prefix(&s->kv[j], ids, n);
@@ -288,9 +328,105 @@ gpt_prefix_start(gpt_session *s, int slot, const int32_t *ids, int n,
         }
     if (common == n) /* recompute the last token to get its logits */
         common = n - 1;
+    if (copy && sh > own) {
+        kv_rebase(s, &s->kv[slot], sh);
+        own = sh;
+    }
     if (copy && src != slot && common > own)
         kv_copy(s, slot, src, own, common);
     return common;
+}
+
+gpt_status
+gpt_session_share(gpt_session *s, const int32_t *ids, int n, gpt_error *err)
+{
+    const gpt_model *m = s->model;
+    size_t size = (size_t)m->n_layer * m->n_ctx * m->n_embd;
+    gpt_kv *p = &s->pfx, *k0 = &s->kv[0];
+    float *k = NULL, *v = NULL;
+    int32_t *kids = NULL;
+    int have, pos;
+    gpt_status st;
+
+    gpt_session_unshare(s);
+    if (n < 1 || n > m->n_ctx || s->n_kv < 1)
+        return GPT_OK; /* just no sharing */
+    if ((st = ensure_workers(s, err)) != GPT_OK)
+        return st;
+    have = common_prefix(k0, ids, n);
+    k = gpt_calloc(size, sizeof(float));
+    v = gpt_calloc(size, sizeof(float));
+    kids = gpt_calloc((size_t)m->n_ctx, sizeof(int32_t));
+    if (!k || !v || !kids) {
+        gpt_free(k);
+        gpt_free(v);
+        gpt_free(kids);
+        return GPT_OK;
+    }
+    if (have > 0 && !k0->base) {
+        /* kv[0] holds part of the prefix: it becomes the shared cache (no
+         * copy) and kv[0] starts over with the fresh arrays */
+        *p = *k0;
+        p->n_cached = have;
+        k0->k = k;
+        k0->v = v;
+        k0->ids = kids;
+        k0->n_cached = 0;
+    } else {
+        p->k = k;
+        p->v = v;
+        p->ids = kids;
+        p->n_cached = 0;
+    }
+    p->base = NULL;
+    p->n_base = 0;
+    for (pos = p->n_cached; pos < n; pos += GPT_CHUNK) {
+        int T = n - pos < GPT_CHUNK ? n - pos : GPT_CHUNK;
+        st = gpt_forward_seq(s, GPT_KV_SHARED, ids + pos, T, pos, GPT_LOGITS_NONE, err);
+        if (st != GPT_OK) {
+            gpt_session_unshare(s);
+            return st;
+        }
+    }
+    return GPT_OK;
+}
+
+void
+gpt_session_unshare(gpt_session *s)
+{
+    gpt_kv *p = &s->pfx;
+    int j;
+
+    if (!p->k)
+        return;
+    for (j = 0; j < s->n_kv; j++) {
+        gpt_kv *kv = &s->kv[j];
+        if (!kv->base)
+            continue;
+        if (j == 0 && kv->n_cached > 0) {
+            /* nobody reads s->pfx any more: kv[0]'s own rows
+             * [n_base, n_cached) go there and the arrays swap, so only
+             * those rows are copied, not the shared prefix */
+            float *t;
+            copy_job c = {s, p, kv, kv->n_base, kv->n_cached};
+            if (kv->n_cached > kv->n_base)
+                gpt_pool_run(s->pool, copy_task, &c);
+            t = kv->k;
+            kv->k = p->k;
+            p->k = t;
+            t = kv->v;
+            kv->v = p->v;
+            p->v = t;
+        } else {
+            kv->n_cached = 0;
+        }
+        kv->base = NULL;
+        kv->n_base = 0;
+    }
+    gpt_free(p->k);
+    gpt_free(p->v);
+    gpt_free(p->ids);
+    memset(p, 0, sizeof *p);
 }
 
 gpt_status

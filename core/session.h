@@ -33,14 +33,30 @@ typedef struct gpt_gen_state {
 
 /* One sequence's KV cache: [n_layer][n_ctx][n_embd] keys and values;
  * positions [0, n_cached) hold those of ids[0, n_cached).  Calloc'd, so
- * pages never touched cost nothing. */
+ * pages never touched cost nothing.
+ *
+ * Shared prefix: with base set, the keys and values of positions
+ * [0, n_base) are read from base (which holds the same ids there) and only
+ * positions [n_base, n_cached) from k and v; k and v are never touched
+ * below n_base.  n_base <= n_cached, and ids[0, n_cached) are always the
+ * cache's own.  The slots of a batch share their common prompt prefix this
+ * way instead of each copying it (a copy into a fresh cache is mostly
+ * first-touch page faults).  The only base is the session's shared prefix
+ * cache s->pfx, which is immutable while anything points at it: it is
+ * filled before any cache uses it and freed at the end of the batch, after
+ * kv[0] (the only cache kept) has been made self-contained
+ * (gpt_session_unshare).  Outside gpt_generate_batch no cache has a base. */
 typedef struct gpt_kv {
     float *k, *v;
     int32_t *ids;
     int n_cached;
+    const struct gpt_kv *base;
+    int n_base;
 } gpt_kv;
 
 #define GPT_MAX_BATCH 16 /* sequences decoded together (<= GPT_CHUNK) */
+/* The slot number of s->pfx in gpt_forward (to fill it). */
+#define GPT_KV_SHARED GPT_MAX_BATCH
 
 struct gpt_session {
     gpt_model *model;
@@ -55,6 +71,9 @@ struct gpt_session {
     gpt_kv kv[GPT_MAX_BATCH];
     int n_kv;
     int prefix_reuse;           /* gpt_session_set_prefix_reuse; default 1 */
+    /* The shared prefix of a batch (gpt_kv.base), slot GPT_KV_SHARED: k
+     * NULL when there is none.  Only ever appended to while it exists. */
+    gpt_kv pfx;
 
     /* scratch for up to GPT_CHUNK tokens */
     float *x;        /* [CHUNK][n_embd] residual stream */
@@ -103,14 +122,17 @@ gpt_status gpt_forward_seq(gpt_session *s, int slot, const int32_t *ids,
  * cache kv[0..n_kv) holds is not evaluated again: kept if it is in
  * kv[slot], else copied from the cache that holds it (the keys and values
  * of a position depend only on the tokens up to it, and the kernels give
- * the same bits whatever else is in a pass, so the copy is exact). */
+ * the same bits whatever else is in a pass, so the copy is exact).  During
+ * a batch with a shared prefix s->pfx, kv[slot] points at as much of it as
+ * ids share (gpt_kv.base) instead of copying it. */
 gpt_status gpt_prefill(gpt_session *s, int slot, const int32_t *ids, int n,
                        gpt_error *err);
 
 /* Where a prefill of ids[0, n) into kv[slot] has to start evaluating (at
  * most n - 1, for the last id's logits): 0 with prefix reuse off, else the
- * longest common prefix of ids with any cache.  With copy set, brings that
- * prefix into kv[slot] (a no-op when it is its own). */
+ * longest common prefix of ids with any cache (s->pfx included).  With copy
+ * set, brings that prefix into kv[slot] (a no-op when it is its own): the
+ * part s->pfx holds by pointing at it, the rest by copying. */
 int gpt_prefix_start(gpt_session *s, int slot, const int32_t *ids, int n,
                      int copy);
 
@@ -128,5 +150,23 @@ gpt_status gpt_session_kv(gpt_session *s, int n, gpt_error *err);
 void gpt_session_kv_trim(gpt_session *s, int n);
 
 int gpt_session_check_cancel(gpt_session *s);
+
+/* kv[slot], or s->pfx for GPT_KV_SHARED. */
+static inline gpt_kv *
+gpt_kv_at(gpt_session *s, int slot)
+{
+    return slot == GPT_KV_SHARED ? &s->pfx : &s->kv[slot];
+}
+
+/* Makes s->pfx hold ids[0, n), evaluated or taken
+ * from kv[0], so that the caches of a batch can read that prefix from it
+ * instead of copying it (gpt_prefix_start points them at it).  Without
+ * memory for it the batch just copies. */
+gpt_status gpt_session_share(gpt_session *s, const int32_t *ids, int n,
+                             gpt_error *err);
+/* Ends the sharing: kv[0] gets its own copy of what it read from s->pfx,
+ * every other cache with a base is cut to n_cached 0, and s->pfx is
+ * freed.  Never fails. */
+void gpt_session_unshare(gpt_session *s);
 
 #endif

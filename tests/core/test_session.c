@@ -1043,6 +1043,224 @@ test_prefix_batch(void)
         free(prompts[i]);
 }
 
+/* ---- batches share the common prefix instead of copying it ---- */
+
+/* No cache of s points at a shared prefix and kv[0] holds, bit for bit,
+ * the keys and values a fresh evaluation of its ids gives. */
+static void
+check_unshared(gpt_session *s, const char *what)
+{
+    gpt_session *fresh;
+    gpt_error err;
+    float *l = NULL;
+    int n = s->kv[0].n_cached, j;
+
+    CHECK(s->pfx.k == NULL, "%s: the shared prefix cache is still there", what);
+    for (j = 0; j < s->n_kv; j++)
+        CHECK(s->kv[j].base == NULL && s->kv[j].n_base == 0, "%s: kv[%d] keeps a base", what, j);
+    if (n < 1 || gpt_session_new(model, &fresh, &err) != GPT_OK)
+        return;
+    fresh->kern = s->kern;
+    CHECK(gpt_eval_logits(fresh, s->kv[0].ids, (size_t)n, &l, &err) == GPT_OK, "eval: %s", err.message);
+    CHECK(kv_equal(s, 0, fresh, n), "%s: kv[0] (%d positions) differs from a fresh evaluation", what, n);
+    gpt_free(l);
+    gpt_session_free(fresh);
+}
+
+/* " w0 w1 ..." words from first until the text has at least ntok tokens. */
+static char *
+words(int first, int ntok)
+{
+    char *p = calloc(1, 4096);
+    size_t n = 0;
+    int i = first;
+
+    while (p && n < (size_t)ntok) {
+        size_t l = strlen(p);
+        snprintf(p + l, 4096 - l, " %s%d", i % 3 ? "word" : "the", i);
+        i++;
+        if (gpt_token_count(model, p, strlen(p), &n, NULL) != GPT_OK)
+            break;
+    }
+    return p;
+}
+
+static int cancel_polls;
+static int
+cancel_polls_cb(void *arg)
+{
+    (void)arg;
+    return --cancel_polls < 0;
+}
+
+static void
+test_share_batch(void)
+{
+    enum { NP = 24, NSET = 5 };
+    /* the shared prefix crosses a chunk edge (64 tokens) */
+    char *pre = words(0, 70), *other = words(500, 40), *tail[NP];
+    char *sets[NSET][NP];
+    size_t lens[NP], out_lens[2][NP];
+    char *texts[2][NP];
+    int np[NSET], i, k, threads, on, set, K, cfg;
+    gpt_gen_options o;
+    gpt_error err;
+
+    for (i = 0; i < NP; i++)
+        tail[i] = words(1000 + 7 * i, 1 + i % 5);
+    for (set = 0; set < NSET; set++)
+        for (i = 0; i < NP; i++)
+            sets[set][i] = NULL;
+    /* 0: all share the prefix, more prompts than slots */
+    np[0] = 21;
+    for (i = 0; i < np[0]; i++) {
+        sets[0][i] = malloc(strlen(pre) + strlen(tail[i]) + 1);
+        strcpy(sets[0][i], pre);
+        strcat(sets[0][i], tail[i]);
+    }
+    /* 1: some share it, some share another prefix, some nothing, NULLs */
+    np[1] = NP;
+    for (i = 0; i < NP; i++) {
+        const char *head = i % 3 == 0 ? pre : i % 3 == 1 ? other : "";
+        if (i % 7 == 5)
+            continue; /* NULL */
+        sets[1][i] = malloc(strlen(head) + strlen(tail[i]) + 16);
+        sprintf(sets[1][i], "%s%s", head, i % 3 == 2 ? tail[(i * 5) % NP] : tail[i]);
+    }
+    /* 2: nothing shared */
+    np[2] = 18;
+    for (i = 0; i < np[2]; i++)
+        sets[2][i] = words(2000 + 40 * i, 3 + i % 6);
+    /* 3: a prompt equal to the prefix, prompts shorter than it (cut at
+     * several places), an empty one, the prefix plus tails */
+    np[3] = 20;
+    for (i = 0; i < np[3]; i++) {
+        size_t pl = strlen(pre), cut = i % 4 == 0 ? pl : i % 4 == 1 ? pl / 2 : i % 4 == 2 ? pl - 3 : pl;
+        sets[3][i] = calloc(1, pl + strlen(tail[i]) + 1);
+        memcpy(sets[3][i], pre, cut);
+        if (i % 4 == 3)
+            strcat(sets[3][i], tail[i]);
+        if (i == 9)
+            sets[3][i][0] = 0;
+    }
+    /* 4: two prompts only, both the prefix plus a tail */
+    np[4] = 2;
+    for (i = 0; i < 2; i++) {
+        sets[4][i] = malloc(strlen(pre) + strlen(tail[i + 3]) + 1);
+        strcpy(sets[4][i], pre);
+        strcat(sets[4][i], tail[i + 3]);
+    }
+
+    /* the default kernels with 1 and 2 threads, then the generic ones
+     * (slow: the small batch only) and the AVX2 ones: scores and mixes
+     * split at the shared prefix's end on every path */
+    for (cfg = 0; cfg < 4; cfg++) {
+        gpt_session *s[2];
+        const gpt_kernels *kern = cfg == 2 ? gpt_kernels_generic() : cfg == 3 ? gpt_kernels_by_name("avx2") : NULL;
+        threads = cfg == 0 || cfg == 3 ? 1 : 2;
+        if (cfg == 3 && !kern)
+            continue;
+        if (gpt_session_new(model, &s[0], &err) != GPT_OK || gpt_session_new(model, &s[1], &err) != GPT_OK)
+            return;
+        for (on = 0; on < 2; on++) {
+            gpt_session_set_threads(s[on], threads, &err);
+            gpt_session_set_prefix_reuse(s[on], on);
+            if (kern)
+                s[on]->kern = kern;
+        }
+        /* every set, twice (the second time kv[0] holds the last one's
+         * sequence), a single call after each batch, then cancels */
+        for (k = cfg == 2 ? NSET - 1 : 0; k < (cfg < 2 ? 2 * NSET : NSET); k++) {
+            int sn = k % NSET;
+            char what[64];
+            gpt_gen_options_init(&o);
+            o.max_tokens = k == 7 ? 0 : 4 + k % 3;
+            o.temperature = k % 2 ? 0 : 0.9;
+            o.seed = (uint64_t)k;
+            snprintf(what, sizeof what, "config %d, %d threads, batch %d (set %d)", cfg, threads, k, sn);
+            for (i = 0; i < np[sn]; i++)
+                lens[i] = sets[sn][i] ? strlen(sets[sn][i]) : 0;
+            for (on = 0; on < 2; on++)
+                CHECK(gpt_generate_batch(s[on], (const char *const *)sets[sn], lens, (size_t)np[sn], &o,
+                                         texts[on], out_lens[on], &err) == GPT_OK,
+                      "%s: %s", what, err.message);
+            check_unshared(s[1], what);
+            for (i = 0; i < np[sn]; i++) {
+                CHECK(!sets[sn][i] == !texts[1][i] && out_lens[0][i] == out_lens[1][i] &&
+                          (!texts[1][i] || strcmp(texts[0][i], texts[1][i]) == 0),
+                      "%s: text %d differs with prefix reuse: \"%s\" vs \"%s\"", what, i,
+                      texts[1][i] ? texts[1][i] : "(null)", texts[0][i] ? texts[0][i] : "(null)");
+                /* and one by one on a session without reuse, for some */
+                if (sets[sn][i] && i % 5 == k % 5) {
+                    char *one = gen(s[0], sets[sn][i], &o, NULL);
+                    CHECK(one && texts[1][i] && strcmp(one, texts[1][i]) == 0,
+                          "%s: text %d differs from one-by-one", what, i);
+                    free(one);
+                }
+                gpt_free(texts[0][i]);
+                gpt_free(texts[1][i]);
+            }
+            /* a single call that can reuse kv[0] */
+            {
+                const char *p = sets[sn][np[sn] - 1] ? sets[sn][np[sn] - 1] : pre;
+                char *t[2];
+                for (on = 0; on < 2; on++)
+                    t[on] = gen(s[on], p, &o, NULL);
+                CHECK(t[0] && t[1] && strcmp(t[0], t[1]) == 0, "%s: the single call after differs", what);
+                free(t[0]);
+                free(t[1]);
+                check_unshared(s[1], what);
+            }
+        }
+        /* cancel mid-batch (also in the shared prefix's own prefill), then
+         * a new batch: same texts as without reuse */
+        for (K = 1; K < (cfg < 2 ? 400 : cfg == 2 ? 0 : 5); K = K * 3 + 1) {
+            gpt_status st;
+            gpt_gen_options_init(&o);
+            o.max_tokens = 5;
+            o.seed = (uint64_t)K;
+            for (i = 0; i < np[0]; i++)
+                lens[i] = strlen(sets[0][i]);
+            cancel_polls = K;
+            gpt_session_set_cancel(s[1], cancel_polls_cb, NULL);
+            st = gpt_generate_batch(s[1], (const char *const *)sets[0], lens, (size_t)np[0], &o, texts[1],
+                                    out_lens[1], &err);
+            gpt_session_set_cancel(s[1], NULL, NULL);
+            CHECK(st == GPT_ERR_CANCELLED || st == GPT_OK, "cancel after %d polls: %d", K, (int)st);
+            if (st == GPT_OK)
+                for (i = 0; i < np[0]; i++)
+                    gpt_free(texts[1][i]);
+            else
+                for (i = 0; i < np[0]; i++)
+                    CHECK(texts[1][i] == NULL, "cancel: text %d left", i);
+            check_unshared(s[1], "after a cancel");
+            set = K % 2 ? 1 : 3;
+            for (i = 0; i < np[set]; i++)
+                lens[i] = sets[set][i] ? strlen(sets[set][i]) : 0;
+            for (on = 0; on < 2; on++)
+                CHECK(gpt_generate_batch(s[on], (const char *const *)sets[set], lens, (size_t)np[set], &o,
+                                         texts[on], out_lens[on], &err) == GPT_OK,
+                      "batch after a cancel: %s", err.message);
+            for (i = 0; i < np[set]; i++) {
+                CHECK(!texts[0][i] == !texts[1][i] && (!texts[1][i] || strcmp(texts[0][i], texts[1][i]) == 0),
+                      "%d threads, cancel after %d: next batch's text %d differs", threads, K, i);
+                gpt_free(texts[0][i]);
+                gpt_free(texts[1][i]);
+            }
+            check_unshared(s[1], "batch after a cancel");
+        }
+        gpt_session_free(s[0]);
+        gpt_session_free(s[1]);
+    }
+    for (set = 0; set < NSET; set++)
+        for (i = 0; i < NP; i++)
+            free(sets[set][i]);
+    for (i = 0; i < NP; i++)
+        free(tail[i]);
+    free(pre);
+    free(other);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1072,6 +1290,7 @@ main(int argc, char **argv)
     test_batch_and_score();
     test_prefix_copy();
     test_prefix_batch();
+    test_share_batch();
     gpt_model_release(model);
     printf("session: %d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
