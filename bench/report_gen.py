@@ -146,10 +146,10 @@ def sections(res, pngs):
             w("**Batched** (how the databases enrich many rows: PostgreSQL "
               "`gpt_generate(text[])`, SQLite `gpt_generate_each`): one "
               "`gpt_generate_batch` call over all rows in a new session, 16 "
-              "sequences decoded together. With reuse: a slot starting a prompt "
-              "copies the keys and values of its longest common prefix with "
-              "any cache of the batch and evaluates only the rest, so the "
-              "shared prefix is computed once. Without: the same call after "
+              "sequences decoded together. With reuse: the prefix the prompts "
+              "share is computed once, into a cache of its own that every "
+              "slot's attention reads (no copy), and a slot starting a prompt "
+              "evaluates only what follows it. Without: the same call after "
               "`gpt_session_set_prefix_reuse(s, 0)`, every prompt evaluated "
               "whole. The issue 6 target is judged on this form.\n")
             w("| batched | with reuse | without | speedup |")
