@@ -7,6 +7,15 @@ import statistics
 
 PROMPT_TOKENS = 64  # bench/sql_bench.py's prompts
 
+# The attach cases of bench/sql_bench.py: key, short name (targets table),
+# long name (attach table).
+ATTACH_CASES = (
+    ("sqlite_conn", "SQLite, new connection",
+     "SQLite, new connection in a process that has the model"),
+    ("sqlite", "SQLite, new process", "SQLite, new process (`sqlite3`)"),
+    ("postgres", "PostgreSQL, new backend", "PostgreSQL, new backend"),
+)
+
 
 def _med(xs):
     return statistics.median(xs) if xs else float("nan")
@@ -43,9 +52,7 @@ def targets(res):
                             worst, cold, warm)))
     a = r.get("attach")
     if a:
-        for name, key in (("SQLite, new connection", "sqlite_conn"),
-                          ("SQLite, new process", "sqlite"),
-                          ("PostgreSQL, new backend", "postgres")):
+        for key, name, _ in ATTACH_CASES:
             if key not in a:
                 continue
             x = a[key]
@@ -124,9 +131,7 @@ def sections(res):
         w("### Attach cost: first `gpt_generate(..., max_tokens => 1)` minus a warm one\n")
         w("| database | median ms | [min, max] | first call ms | warm call ms |")
         w("|---|---|---|---|---|")
-        for name, key in (("SQLite, new connection in a process that has the model", "sqlite_conn"),
-                          ("SQLite, new process (`sqlite3`)", "sqlite"),
-                          ("PostgreSQL, new backend", "postgres")):
+        for key, _, name in ATTACH_CASES:
             if key not in a:
                 continue
             x = a[key]
