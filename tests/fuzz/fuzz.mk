@@ -67,7 +67,7 @@ fuzz-build: $(FUZZ_BINS)
 define FUZZ_TARGET
 $(FUZZ_DIR)/fuzz_$(1): tests/fuzz/fuzz_$(1).c $(FUZZ_CORE) $(FUZZ_SRCS_$(1)) \
         $(wildcard core/*.h sqlite_ext/*.h models/convert/*.h) \
-        tests/fuzz/clang_compat.h tests/fuzz/fuzz.mk
+        $(wildcard tests/fuzz/*.h) tests/fuzz/fuzz.mk
 	@mkdir -p $(FUZZ_DIR)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_INC_$(1)) $$< $(FUZZ_CORE) \
 	    $(FUZZ_SRCS_$(1)) -o $$@ $(FUZZ_LIBS)

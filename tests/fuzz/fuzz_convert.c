@@ -38,10 +38,10 @@
 #include <unistd.h>
 
 #include "convert.h"
+#include "memfd_input.h"
 #include "safetensors.h"
 
-static int memfd = -1;
-static char memfd_path[64];
+static memfd_input in;
 static char dir[256], cfg_path[300], st_path[300], out_path[300],
     tmp_path[310];
 static char *base_cfg, *base_st;
@@ -111,10 +111,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     if (!hf || !*hf)
         hf = "tests/fuzz/hf_tiny";
     verbose = getenv("GPT_FUZZ_VERBOSE") != NULL;
-    memfd = memfd_create("fuzz_convert", MFD_CLOEXEC);
-    if (memfd < 0)
-        fail("memfd_create", "");
-    snprintf(memfd_path, sizeof memfd_path, "/proc/self/fd/%d", memfd);
+    memfd_input_open(&in, "fuzz_convert");
 
     snprintf(dir, sizeof dir, "%s/gpt-fuzz-convert.XXXXXX",
              stat("/dev/shm", &sb) == 0 && S_ISDIR(sb.st_mode) &&
@@ -156,16 +153,9 @@ check_safetensors(const uint8_t *data, size_t size)
     size_t done = 0, i, hlen;
     const uint8_t *lo, *hi;
 
-    if (ftruncate(memfd, 0) != 0)
-        abort();
-    while (done < size) {
-        ssize_t w = pwrite(memfd, data + done, size - done, (off_t)done);
-        if (w <= 0)
-            abort();
-        done += (size_t)w;
-    }
+    memfd_input_set(&in, data, size);
     memset(&err, 0, sizeof err);
-    st = st_open(memfd_path, &f, &err);
+    st = st_open(in.path, &f, &err);
     if (verbose)
         fprintf(stderr, "fuzz_convert: st_open: %s (%zu tensors)\n",
                 st == GPT_OK ? "ok" : err.message, f.n_tensors);

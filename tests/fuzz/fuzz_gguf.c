@@ -30,12 +30,12 @@
 #include <unistd.h>
 
 #include "gguf.h"
+#include "memfd_input.h"
 #include "gpt.h"
 #include "session.h"
 #include "utf8.h"
 
-static int memfd = -1;
-static char path[64];
+static memfd_input in;
 
 static void
 fail(const char *what, const char *msg)
@@ -59,19 +59,14 @@ check_message(const gpt_error *err, gpt_status st)
         if ((unsigned char)err->message[i] < 0x20 ||
             err->message[i] == 0x7f)
             fail("message has a control character", err->message);
-    if (strncmp(err->message, path, strlen(path)) != 0)
+    if (strncmp(err->message, in.path, strlen(in.path)) != 0)
         fail("message does not name the file", err->message);
 }
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    memfd = memfd_create("fuzz_gguf", MFD_CLOEXEC);
-    if (memfd < 0) {
-        perror("memfd_create");
-        abort();
-    }
-    snprintf(path, sizeof path, "/proc/self/fd/%d", memfd);
+    memfd_input_open(&in, "fuzz_gguf");
     return 0;
 }
 
@@ -149,21 +144,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     gpt_error err, perr;
     gpt_status st, pst;
     gguf_file f;
-    size_t done = 0;
 
     if (size > (1u << 22))
         return 0;
-    if (ftruncate(memfd, 0) != 0)
-        abort();
-    while (done < size) {
-        ssize_t w = pwrite(memfd, data + done, size - done, (off_t)done);
-        if (w <= 0)
-            abort();
-        done += (size_t)w;
-    }
+    memfd_input_set(&in, data, size);
 
     memset(&err, 0, sizeof err);
-    st = gpt_model_open(path, &m, &err);
+    st = gpt_model_open(in.path, &m, &err);
 
     memset(&perr, 0, sizeof perr);
     pst = size ? gguf_parse(data, size, &f, &perr) : GPT_ERR_CORRUPT_MODEL;
