@@ -29,6 +29,7 @@
 #include "gguf.h"
 #include "gpt.h"
 #include "internal.h"
+#include "model.h"
 #include "utf8.h"
 
 static int n_pass, n_fail;
@@ -1137,6 +1138,33 @@ alloc_failures(const char *model)
            (unsigned long long)total, n_fail - before);
 }
 
+/* A good model of 2 MiB or more is mapped at a 2 MiB boundary (so the
+ * page cache's huge folios can be mapped whole, see map_aligned), in full:
+ * its last byte reads as the file's. */
+static void
+mapping(const char *model)
+{
+    gpt_model *m = NULL;
+    gpt_error err;
+
+    if (gpt_model_open(model, &m, &err) != GPT_OK) {
+        n_fail++;
+        printf("FAIL mapping: the model does not open: %s\n", err.message);
+        return;
+    }
+    if (orig.n >= ((size_t)2 << 20) && ((uintptr_t)m->map & (((uintptr_t)2 << 20) - 1)) == 0 &&
+        m->map_size == orig.n &&
+        ((const uint8_t *)m->map)[orig.n - 1] == orig.p[orig.n - 1] &&
+        memcmp(m->map, orig.p, 4096) == 0)
+        n_pass++;
+    else {
+        n_fail++;
+        printf("FAIL mapping: %zu-byte file mapped at %p, %zu bytes\n",
+               orig.n, m->map, m->map_size);
+    }
+    gpt_model_release(m);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1186,6 +1214,7 @@ main(int argc, char **argv)
     if (!mkdtemp(tmpdir))
         die("mkdtemp");
 
+    mapping(model);
     header_variants();
     metadata_variants();
     tokenizer_variants();
