@@ -20,5 +20,9 @@ fi
 if [ ! -f build/corpus.txt ]; then
     sh "${SHARED_DIR:-../shared}/data/tokenizer/make_corpus.sh" build/corpus.txt >&2
 fi
+# the postmaster opens the benchmark's model at startup (gpt.preload), as a
+# server configured for it would; the attach part also times a backend that
+# opens it itself
+export GPT_PG_PRELOAD=gpt2-124m-q8_0.gguf
 exec tests/pg/run_regress.sh "$PY" "$PWD/bench/sql_bench.py" \
     --cmd "make bench-sql${*:+ BENCH_SQL_ARGS='$*'}" "$@"

@@ -13,6 +13,13 @@
  * new end raise SIGBUS in every backend that reads them (README,
  * "Replacing a model file").
  *
+ * Preloading: with gpt in shared_preload_libraries, the postmaster opens
+ * gpt.model once at startup (pggpt_preload_model) and every backend is
+ * forked with it in `cur`: the same rules then apply to it as to a model
+ * the backend opened (another setting or a replaced file opens anew).  A
+ * model the postmaster cannot open is logged and skipped: the server
+ * starts, and backends report the error on first use.
+ *
  * Least privilege: a model is only read from gpt.model_dir.  The name is
  * resolved with realpath() (which follows every symbolic link) and the
  * result must lie inside the resolved directory, so "..", absolute paths
@@ -47,9 +54,13 @@ typedef struct backend_model {
     struct timespec mtime;
     int session_threads;    /* threads last set on the session */
     double load_ms;
+    bool preloaded;         /* opened by the postmaster */
 } backend_model;
 
 static backend_model cur;
+/* Registered in backends only: the postmaster's callbacks are dropped in
+ * every child it forks, so one registered there would not free a child's
+ * model. */
 static bool exit_hook_set = false;
 
 /* An idle session kept for the next gpt_generate_tokens (see
@@ -69,6 +80,7 @@ release_current(void)
     cur.path[0] = '\0';
     cur.name[0] = '\0';
     cur.dir[0] = '\0';
+    cur.preloaded = false;
 }
 
 static void
@@ -273,7 +285,7 @@ pggpt_get_model(void)
     cur.size = st.st_size;
     cur.mtime = st.st_mtim;
     cur.load_ms = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
-    if (!exit_hook_set) {
+    if (!exit_hook_set && IsUnderPostmaster) {
         on_proc_exit(at_backend_exit, (Datum) 0);
         exit_hook_set = true;
     }
@@ -369,4 +381,40 @@ double
 pggpt_model_load_ms(void)
 {
     return cur.load_ms;
+}
+
+bool
+pggpt_model_preloaded(void)
+{
+    return cur.model != NULL && cur.preloaded;
+}
+
+void
+pggpt_preload_model(void)
+{
+    MemoryContext cx = CurrentMemoryContext;
+
+    PG_TRY();
+    {
+        (void) pggpt_get_model();
+        cur.preloaded = true;
+        ereport(LOG,
+                (errmsg("gpt: opened model \"%s\" in %.1f ms; backends inherit it",
+                        pggpt_model_name, cur.load_ms)));
+    }
+    PG_CATCH();
+    {
+        ErrorData *e;
+
+        MemoryContextSwitchTo(cx);
+        e = CopyErrorData();
+        FlushErrorState();
+        ereport(WARNING,
+                (errmsg("gpt: could not preload gpt.model: %s", e->message),
+                 e->detail ? errdetail("%s", e->detail) : 0,
+                 errhint("Backends open the model on first use instead; fix "
+                         "gpt.model or set gpt.preload = off.")));
+        FreeErrorData(e);
+    }
+    PG_END_TRY();
 }

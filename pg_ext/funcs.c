@@ -424,6 +424,7 @@ pg_gpt_model_info(PG_FUNCTION_ARGS)
 #undef RAW_INT
     snprintf(num, sizeof num, "%.3f", pggpt_model_load_ms());
     json_key_raw(&b, "load_ms", num);
+    json_key_raw(&b, "preloaded", pggpt_model_preloaded() ? "true" : "false");
     appendStringInfoChar(&b, '}');
 
     PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(b.data)));

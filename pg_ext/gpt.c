@@ -1,9 +1,13 @@
 /*
  * gpt.c - module entry point and the gpt.* settings.
  *
- * _PG_init only defines settings: it opens no model, maps nothing and starts
- * no thread, so the library can be loaded by the postmaster through
- * shared_preload_libraries.  Models are opened lazily in each backend.
+ * _PG_init defines the settings.  Loaded by the postmaster through
+ * shared_preload_libraries (and gpt.preload on, the default), it also opens
+ * gpt.model there, once: every backend is forked with the model already
+ * open, its weights mapped and its tokenizer built, and pays neither on its
+ * first call (backend.c, pggpt_preload_model).  Opening a model starts no
+ * thread: thread pools belong to sessions, which only backends create.
+ * Otherwise models are opened lazily in each backend.
  */
 #include "postgres.h"
 
@@ -20,6 +24,7 @@ char *pggpt_model_dir = NULL;
 int pggpt_threads = 0;
 int pggpt_max_threads = 4;
 int pggpt_max_tokens_limit = 1024;
+bool pggpt_preload = true;
 
 /* Boot value of gpt.model_dir: $sharedir/gpt of this installation.  It must
  * outlive the setting, hence static storage. */
@@ -81,9 +86,19 @@ _PG_init(void)
         &pggpt_max_tokens_limit, 1024, 0, 1000000, PGC_SUSET, 0,
         NULL, NULL, NULL);
 
+    DefineCustomBoolVariable(
+        "gpt.preload",
+        "Opens gpt.model in the postmaster when gpt is in "
+        "shared_preload_libraries.",
+        "Backends inherit the open model instead of each opening it.",
+        &pggpt_preload, true, PGC_POSTMASTER, 0, NULL, NULL, NULL);
+
 #if PG_VERSION_NUM >= 150000
     MarkGUCPrefixReserved("gpt");
 #else
     EmitWarningsOnPlaceholders("gpt");
 #endif
+
+    if (process_shared_preload_libraries_in_progress && pggpt_preload)
+        pggpt_preload_model();
 }

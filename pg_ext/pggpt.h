@@ -30,6 +30,7 @@ extern char *pggpt_model_dir;       /* gpt.model_dir */
 extern int pggpt_threads;           /* gpt.threads, 0 = automatic */
 extern int pggpt_max_threads;       /* gpt.max_threads */
 extern int pggpt_max_tokens_limit;  /* gpt.max_tokens_limit */
+extern bool pggpt_preload;          /* gpt.preload */
 
 /* ---- the backend's model and session (backend.c) */
 
@@ -49,8 +50,16 @@ extern void pggpt_stream_session_release(gpt_session *s);
 /* The thread count gpt.threads and gpt.max_threads give. */
 extern int pggpt_effective_threads(void);
 
-/* Milliseconds the current model took to open in this backend. */
+/* Milliseconds the current model took to open (in the postmaster, when
+ * preloaded). */
 extern double pggpt_model_load_ms(void);
+
+/* Opens gpt.model in the postmaster (shared_preload_libraries) so that
+ * every backend inherits it; a failure is logged, never raised. */
+extern void pggpt_preload_model(void);
+
+/* True while the current model is the one the postmaster opened. */
+extern bool pggpt_model_preloaded(void);
 
 /* ---- conversions (convert.c) */
 

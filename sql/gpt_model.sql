@@ -3,6 +3,10 @@
 -- privilege).  The test cluster's gpt.model_dir holds the test models and
 -- some bad files (tests/pg/run_regress.sh).
 --
+-- gpt.model (default.gguf here) was opened by the postmaster at startup
+-- (shared_preload_libraries, gpt.preload): this new backend inherited it.
+SELECT gpt_model_info()->>'preloaded' AS preloaded;
+
 SET gpt.model = 'tiny-f32.gguf';
 
 SELECT info->>'model' AS model, info->>'name' AS name,
@@ -22,7 +26,8 @@ SELECT info->>'path' LIKE '%/tiny-f32.gguf' AS path,
        (info->>'bytes_mapped')::bigint = (info->>'file_size')::bigint
            AS whole_file_mapped,
        (info->>'threads')::int >= 1 AS threads_ok,
-       (info->>'load_ms')::float8 >= 0 AS load_ms
+       (info->>'load_ms')::float8 >= 0 AS load_ms,
+       info->>'preloaded' AS preloaded
 FROM gpt_model_info() info;
 SELECT array_agg(k ORDER BY k) AS keys FROM jsonb_object_keys(gpt_model_info()) k;
 

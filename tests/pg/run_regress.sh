@@ -27,7 +27,9 @@
 #     tests/pg/run_regress.sh psql -c 'CREATE EXTENSION gpt'
 #
 # Environment: PG_CONFIG (default pg_config), GPT_PG_USER, PYTHON,
-# KEEP_TMP=1 keeps the directory for debugging (the server is stopped).
+# GPT_PG_PRELOAD (a file of build/models the postmaster opens as gpt.model
+# instead of default.gguf), KEEP_TMP=1 keeps the directory for debugging
+# (the server is stopped).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -143,6 +145,24 @@ shared_preload_libraries = 'gpt'
 gpt.model_dir = '$MD'
 CONF
 STARTED=1
+# The postmaster opens gpt.model at startup (gpt.preload); a model it cannot
+# open must not keep the server from starting: a warning, then on as usual.
+cp "$DATA/postgresql.conf" "$TMP/postgresql.conf.orig"
+echo "gpt.model = 'corrupt.gguf'" >>"$DATA/postgresql.conf"
+as_server "$BINDIR/pg_ctl" -D "$DATA" -l "$TMP/preload.log" -w -t 60 start >/dev/null ||
+    { log "FAIL: the server did not start with a corrupt gpt.model"; cat "$TMP/preload.log"; exit 1; }
+as_server "$BINDIR/pg_ctl" -D "$DATA" -w -t 60 stop >/dev/null
+grep -q 'WARNING:  gpt: could not preload gpt.model: model file "corrupt.gguf" is not a valid GPT-2 GGUF file' "$TMP/preload.log" ||
+    { log "FAIL: no preload warning for a corrupt gpt.model"; cat "$TMP/preload.log"; exit 1; }
+cp "$TMP/postgresql.conf.orig" "$DATA/postgresql.conf"
+# GPT_PG_PRELOAD (bench/sql_bench.sh): a model of build/models for the
+# postmaster to open instead of default.gguf.
+if [ -n "${GPT_PG_PRELOAD:-}" ]; then
+    ln "$MODELS_SRC/$GPT_PG_PRELOAD" "$MD/$GPT_PG_PRELOAD" 2>/dev/null ||
+        cp "$MODELS_SRC/$GPT_PG_PRELOAD" "$MD/$GPT_PG_PRELOAD"
+    chmod a+r "$MD/$GPT_PG_PRELOAD"
+    echo "gpt.model = '$GPT_PG_PRELOAD'" >>"$DATA/postgresql.conf"
+fi
 as_server "$BINDIR/pg_ctl" -D "$DATA" -l "$TMP/server.log" -w -t 60 start >/dev/null ||
     { cat "$TMP/server.log"; exit 1; }
 PM_PID=$(head -1 "$DATA/postmaster.pid")
