@@ -26,6 +26,7 @@
 
 #include "gpt.h"
 #include "kernels.h"
+#include "sampler.h"
 #include "session.h"  /* to run a session on a chosen kernel path */
 
 static int passed, failed;
@@ -1261,6 +1262,53 @@ test_share_batch(void)
     free(other);
 }
 
+/* Greedy sampling is the first index of the largest logit, as the plain
+ * scan "best = i when logits[i] > logits[best]" defines it: NaN never wins
+ * except at index 0, ties go to the lowest id, -0 equals +0; on random
+ * arrays of every length around the 8-lane blocks, and placed extremes. */
+static void
+test_greedy(void)
+{
+    gpt_gen_options o;
+    gpt_sampler_buf buf = {0};
+    gpt_rng rng;
+    float v[40];
+    unsigned x = 12345;
+    int n, t, i, bad = 0;
+
+    gpt_gen_options_init(&o);
+    o.temperature = 0;
+    gpt_rng_seed(&rng, 1);
+    for (t = 0; t < 4000; t++) {
+        int best = 0;
+        n = 1 + t % 40;
+        for (i = 0; i < n; i++) {
+            x = x * 1103515245u + 12345u;
+            /* few distinct values, so ties are common */
+            v[i] = (float)((int)(x >> 16) % 7) - 3.0f;
+            if (t % 5 == 1 && (x >> 8) % 9 == 0)
+                v[i] = NAN;
+            if (t % 7 == 2 && (x >> 9) % 11 == 0)
+                v[i] = (x >> 4) % 2 ? -0.0f : 0.0f;
+            if (t % 11 == 3 && (x >> 10) % 13 == 0)
+                v[i] = (x >> 5) % 2 ? INFINITY : -INFINITY;
+        }
+        if (t % 13 == 4)
+            v[0] = NAN;
+        if (t % 17 == 5)
+            for (i = 0; i < n; i++)
+                v[i] = NAN;
+        for (i = 1; i < n; i++)
+            if (v[i] > v[best])
+                best = i;
+        if (gpt_sample(v, n, &o, &rng, &buf) != best)
+            bad++;
+    }
+    CHECK(bad == 0, "greedy sampling differs from the scan on %d of 4000 arrays\n", bad);
+    gpt_free(buf.idx);
+    gpt_free(buf.p);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1278,6 +1326,7 @@ main(int argc, char **argv)
     gpt_model_get_info(model, &info);
     n_vocab = info.n_vocab;
     n_ctx = info.n_ctx;
+    test_greedy();
     test_gelu_accuracy();
     test_kernels();
     test_prefill_tiles();
