@@ -184,6 +184,9 @@ def bench_sql(a, res):
     """Runs bench/sql_bench.sh (its own throwaway cluster) into res["sql"];
     returns an error text instead of raising, so the rest is kept."""
     path = os.path.join(os.path.dirname(a.out), "sql.json")
+    # again: llama.cpp has read the files since, through a mapping that
+    # does not ask for huge pages
+    res["evicted_before_sql"] = evict_models(a)
     cmd = ["sh", "bench/sql_bench.sh", "--out", os.path.abspath(path),
            "--runs", str(max(a.runs, 2)), "--cmd", res["command"]] + a.sql_args.split()
     log("databases: " + " ".join(cmd))
@@ -310,15 +313,17 @@ def bench_core(a, res, threads, formats, prompts, node):
         res["memory"] = run_json([bb + "/rss", q8])
 
 
-def evict_models(paths):
-    """Drops the model files from the page cache (those no process maps),
-    so each is read back by its first user: gpt_model_open maps with
-    MADV_HUGEPAGE, so the cache then holds it in 2 MiB folios, as on a
-    server whose model was first read by gpt after a reboot.  A file left
+def evict_models(a):
+    """Drops the model files (a.models, models/default.gguf) from the page
+    cache (what no process maps), so each is read back by its first user:
+    gpt_model_open maps with MADV_HUGEPAGE, so the cache then holds it in
+    2 MiB folios, as on a server whose model was first read by gpt after a
+    reboot.  A file left
     cached in 4 KiB pages by whatever wrote or copied it costs every new
     process one fault per page (see map_aligned in core/model.c)."""
     done = []
-    for p in paths:
+    for p in sorted(glob.glob(os.path.join(a.models, "*.gguf"))) + [
+            os.path.join(ROOT, "models", "default.gguf")]:
         fd = os.open(p, os.O_RDONLY)
         try:
             os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
@@ -404,9 +409,7 @@ def main(argv=None):
                       if partial else "docs"},
            "llama_cpp": None, "ceilings": {}, "core": [], "tokenizer": {}}
 
-    res["evicted"] = evict_models(sorted(
-        glob.glob(os.path.join(a.models, "*.gguf")) +
-        [os.path.join(ROOT, "models", "default.gguf")]))
+    res["evicted"] = evict_models(a)
     log("page cache: dropped %d model files, read back in 2 MiB folios" % len(res["evicted"]))
 
     # each part, with its duration (res["part_seconds"])
