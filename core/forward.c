@@ -18,7 +18,8 @@
  *
  * Matrix products and attention run on the session's pool, split by output
  * rows (or by (token, head) pairs), never along a reduction, so results do
- * not depend on the thread count.  The cancel callback is polled between
+ * not depend on the thread count.  Decode (T = 1) runs the QKV product and
+ * attention as one job split by heads (qkv_attn_task): 4 joins per layer.  The cancel callback is polled between
  * layers, on the calling thread only.
  */
 #include <math.h>
@@ -79,12 +80,12 @@ matmul_task(void *arg, int ith, int nth)
     }
 }
 
-/* y[T][ldy] = x[T][W->cols] @ W^T, then the epilogue.  A Q8_0 W gets x
- * quantized once here, on the calling thread, into the session's scratch;
- * every thread's rows use that same copy. */
-static void
-matmul(gpt_session *s, const gpt_matrix *W, const float *x, int T, float *y,
-       int ldy, const float *bias, int epilogue, float *dst)
+/* The job of y[T][ldy] = x[T][W->cols] @ W^T, then the epilogue.  A Q8_0
+ * W gets x quantized once here, on the calling thread, into the session's
+ * scratch; every thread's rows use that same copy. */
+static matmul_job
+matmul_prepare(gpt_session *s, const gpt_matrix *W, const float *x, int T,
+               float *y, int ldy, const float *bias, int epilogue, float *dst)
 {
     matmul_job j = {s->kern, W, x, W->cols, T, NULL, 0, y, ldy, bias, epilogue, dst};
 
@@ -93,6 +94,15 @@ matmul(gpt_session *s, const gpt_matrix *W, const float *x, int T, float *y,
         j.xq = s->xq;
         s->kern->quantize(x, W->cols, T, W->cols, s->xq);
     }
+    return j;
+}
+
+static void
+matmul(gpt_session *s, const gpt_matrix *W, const float *x, int T, float *y,
+       int ldy, const float *bias, int epilogue, float *dst)
+{
+    matmul_job j = matmul_prepare(s, W, x, T, y, ldy, bias, epilogue, dst);
+
     gpt_pool_run(s->pool, matmul_task, &j);
 }
 
@@ -181,21 +191,19 @@ typedef struct attn_job {
     const int *slot, *pos;
 } attn_job;
 
+/* Attention for the (head, token) pairs [lo, hi) of j, head-major (pair
+ * i is head i / T, token i % T), on thread ith's scores scratch. */
 static void
-attn_task(void *arg, int ith, int nth)
+attn_pairs(const attn_job *j, int ith, int lo, int hi)
 {
-    attn_job *j = arg;
     gpt_session *s = j->s;
     const gpt_model *m = s->model;
     int d = m->n_embd, nh = m->n_head, hd = d / nh;
     size_t layer_off = (size_t)j->layer * m->n_ctx * d;
     float scale = 1.0f / sqrtf((float)hd);
-    int lo, hi, i, ng;
+    int i, ng;
 
-    /* head-major: the T queries of one head run one after the other, so
-     * that head's key and value rows (64 floats of each cached row) stay
-     * in L2 for all of them instead of being fetched again per token */
-    gpt_split(j->T * nh, 1, ith, nth, &lo, &hi);
+    (void)nh;
     for (i = lo; i < hi; i += ng) {
         int h = i / j->T, t0 = i % j->T, slot = j->slot[t0], g, k, nmin, start = 0;
         const gpt_kv *kv = gpt_kv_at(s, slot);
@@ -248,6 +256,59 @@ attn_task(void *arg, int ith, int nth)
             attn_mix(s->kern, w[g], bvc + h * hd, vc + h * hd, nb, (size_t)d, start,
                      j->pos[t0 + g] + 1, hd, outs[g]);
     }
+}
+
+static void
+attn_task(void *arg, int ith, int nth)
+{
+    attn_job *j = arg;
+    int lo, hi;
+
+    /* head-major: the T queries of one head run one after the other, so
+     * that head's key and value rows (64 floats of each cached row) stay
+     * in L2 for all of them instead of being fetched again per token */
+    gpt_split(j->T * j->s->model->n_head, 1, ith, nth, &lo, &hi);
+    attn_pairs(j, ith, lo, hi);
+}
+
+/* Decode (one token): the q, k and v rows of a thread's heads (rows
+ * h*hd.., d + h*hd.., 2d + h*hd.. of Wqkv), that token's keys and values
+ * into the cache, then attention for those same heads, all in one job: no
+ * join between the QKV product and attention.  Each row and each head is
+ * computed exactly as by matmul_task and attn_task, only on another
+ * thread, so the bits do not change. */
+typedef struct qkv_attn_job {
+    matmul_job mm;    /* the QKV product, EPI_BIAS, T = 1 */
+    attn_job aj;
+} qkv_attn_job;
+
+static void
+qkv_attn_task(void *arg, int ith, int nth)
+{
+    qkv_attn_job *j = arg;
+    const matmul_job *mm = &j->mm;
+    gpt_session *s = j->aj.s;
+    const gpt_model *m = s->model;
+    int d = m->n_embd, hd = d / m->n_head, h0, h1, part, r;
+    size_t off = ((size_t)j->aj.layer * m->n_ctx + j->aj.pos[0]) * d;
+    gpt_kv *kv = gpt_kv_at(s, j->aj.slot[0]);
+
+    gpt_split(m->n_head, 1, ith, nth, &h0, &h1);
+    if (h0 >= h1)
+        return;
+    for (part = 0; part < 3; part++) {   /* q, k, v rows of heads [h0, h1) */
+        int lo = part * d + h0 * hd, hi = part * d + h1 * hd;
+        if (mm->xq)
+            mm->k->matmul_q8(mm->W, mm->xq, mm->ldq, 1, mm->y, mm->ldy, lo, hi);
+        else
+            mm->k->matmul(mm->W, mm->x, mm->ldx, 1, mm->y, mm->ldy, lo, hi);
+        if (mm->bias)
+            for (r = lo; r < hi; r++)
+                mm->y[r] += mm->bias[r];
+    }
+    memcpy(kv->k + off + h0 * hd, mm->y + d + h0 * hd, (size_t)(h1 - h0) * hd * sizeof(float));
+    memcpy(kv->v + off + h0 * hd, mm->y + 2 * d + h0 * hd, (size_t)(h1 - h0) * hd * sizeof(float));
+    attn_pairs(&j->aj, ith, h0, h1);
 }
 
 /* ------------------------------------------------------------- layer norm */
@@ -323,18 +384,30 @@ forward(gpt_session *s, const int32_t *ids, int T, const int *slot,
         if (gpt_session_check_cancel(s))
             return gpt_set_error(err, GPT_ERR_CANCELLED,
                                  "canceled by the caller");
-        for (t = 0; t < T; t++)
-            layernorm(s->h + (size_t)t * d, s->x + (size_t)t * d, L->ln1_w,
-                      L->ln1_b, d, m->norm_eps);
-        matmul(s, &L->qkv, s->h, T, s->qkv, L->qkv.rows, L->qkv_b, EPI_BIAS, NULL);
-        for (t = 0; t < T; t++) {
-            const float *qkv = s->qkv + (size_t)t * 3 * d;
-            size_t off = ((size_t)l * m->n_ctx + pos[t]) * d;
-            gpt_kv *kv = gpt_kv_at(s, slot[t]);
-            memcpy(kv->k + off, qkv + d, (size_t)d * sizeof(float));
-            memcpy(kv->v + off, qkv + 2 * d, (size_t)d * sizeof(float));
+        if (T == 1) {
+            /* decode: QKV and attention in one job.  Attention writes h
+             * while other threads may still be reading their QKV rows'
+             * input, so that input is in ff (free until the projection) */
+            qkv_attn_job qj;
+            layernorm(s->ff, s->x, L->ln1_w, L->ln1_b, d, m->norm_eps);
+            qj.mm = matmul_prepare(s, &L->qkv, s->ff, 1, s->qkv, L->qkv.rows, L->qkv_b,
+                                   EPI_BIAS, NULL);
+            qj.aj = aj;
+            gpt_pool_run(s->pool, qkv_attn_task, &qj);
+        } else {
+            for (t = 0; t < T; t++)
+                layernorm(s->h + (size_t)t * d, s->x + (size_t)t * d, L->ln1_w,
+                          L->ln1_b, d, m->norm_eps);
+            matmul(s, &L->qkv, s->h, T, s->qkv, L->qkv.rows, L->qkv_b, EPI_BIAS, NULL);
+            for (t = 0; t < T; t++) {
+                const float *qkv = s->qkv + (size_t)t * 3 * d;
+                size_t off = ((size_t)l * m->n_ctx + pos[t]) * d;
+                gpt_kv *kv = gpt_kv_at(s, slot[t]);
+                memcpy(kv->k + off, qkv + d, (size_t)d * sizeof(float));
+                memcpy(kv->v + off, qkv + 2 * d, (size_t)d * sizeof(float));
+            }
+            gpt_pool_run(s->pool, attn_task, &aj);
         }
-        gpt_pool_run(s->pool, attn_task, &aj);
         /* x += attn @ Wproj^T + b (ff is free scratch here) */
         matmul(s, &L->proj, s->h, T, s->ff, L->proj.rows, L->proj_b, EPI_BIAS_ADD_TO, s->x);
         for (t = 0; t < T; t++)
