@@ -289,15 +289,18 @@ qkv_attn_task(void *arg, int ith, int nth)
     const matmul_job *mm = &j->mm;
     gpt_session *s = j->aj.s;
     const gpt_model *m = s->model;
-    int d = m->n_embd, hd = d / m->n_head, h0, h1, part, r;
+    int d = m->n_embd, hd = d / m->n_head, h0, h1, part, nparts, r;
     size_t off = ((size_t)j->aj.layer * m->n_ctx + j->aj.pos[0]) * d;
     gpt_kv *kv = gpt_kv_at(s, j->aj.slot[0]);
 
     gpt_split(m->n_head, 1, ith, nth, &h0, &h1);
     if (h0 >= h1)
         return;
-    for (part = 0; part < 3; part++) {   /* q, k, v rows of heads [h0, h1) */
-        int lo = part * d + h0 * hd, hi = part * d + h1 * hd;
+    /* q, k, v rows of heads [h0, h1): three ranges, or all rows in one
+     * (one thread), so the kernels' lookahead runs on from q into k and v */
+    nparts = h1 - h0 == m->n_head ? 1 : 3;
+    for (part = 0; part < nparts; part++) {
+        int lo = part * d + h0 * hd, hi = nparts == 1 ? 3 * d : part * d + h1 * hd;
         if (mm->xq)
             mm->k->matmul_q8(mm->W, mm->xq, mm->ldq, 1, mm->y, mm->ldy, lo, hi);
         else
