@@ -22,8 +22,11 @@
  * attention as one job split by heads (qkv_attn_task): 4 joins per layer.  The cancel callback is polled between
  * layers, on the calling thread only.
  */
+#include <errno.h>
 #include <math.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "internal.h"
 #include "session.h"
@@ -336,6 +339,67 @@ layernorm(float *out, const float *x, const float *w, const float *b, int n,
         out[i] = (x[i] - mean) * rstd * w[i] + b[i];
 }
 
+/* ------------------------------------------------------------- KV pages */
+
+/* The KV arrays are calloc'd whole (n_ctx rows per layer) and their pages
+ * first touched when a row is written: a decode step's 2 x n_layer rows of
+ * 3 KiB (124M) fault in ~18 pages, each a trap that costs microseconds,
+ * more in a virtual machine (~5-8% of a first decode pass over new
+ * positions).  Instead the rows a pass writes, and KV_AHEAD more, are
+ * mapped in one madvise(MADV_POPULATE_WRITE) per layer and array (Linux
+ * 5.14; elsewhere, or if it fails, pages fault in as before).  Only the
+ * rows about to be written are mapped, so a short session's memory stays
+ * what it was, plus at most KV_AHEAD rows per layer and array. */
+#define KV_AHEAD 16
+#if defined(__linux__) && !defined(MADV_POPULATE_WRITE)
+#define MADV_POPULATE_WRITE 23
+#endif
+
+static _Atomic int kv_populate_off; /* the kernel lacks it */
+
+static void
+populate_rows(const gpt_model *m, float *a, int lo, int hi)
+{
+#ifdef MADV_POPULATE_WRITE
+    uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+    int l;
+
+    for (l = 0; l < m->n_layer; l++) {
+        uintptr_t b = (uintptr_t)(a + ((size_t)l * m->n_ctx + lo) * m->n_embd);
+        uintptr_t e = (uintptr_t)(a + ((size_t)l * m->n_ctx + hi) * m->n_embd);
+        b &= ~(pg - 1);   /* the page holding row lo is part of the array */
+        e &= ~(pg - 1);   /* a last partial page faults in as before */
+        if (e > b && madvise((void *)b, e - b, MADV_POPULATE_WRITE) != 0 &&
+            (errno == EINVAL || errno == ENOSYS)) {
+            atomic_store(&kv_populate_off, 1);
+            return;
+        }
+    }
+#else
+    (void)m, (void)a, (void)lo, (void)hi;
+#endif
+}
+
+/* Rows [pos, pos + n) of kv are about to be written: maps the pages of
+ * those not mapped yet, and of KV_AHEAD rows more. */
+static void
+kv_populate(const gpt_model *m, gpt_kv *kv, int pos, int n)
+{
+    int lo, hi;
+
+    if (kv->pop_k != kv->k) {   /* other arrays: nothing known */
+        kv->pop_k = kv->k;
+        kv->pop_hi = 0;
+    }
+    if (pos + n <= kv->pop_hi || atomic_load_explicit(&kv_populate_off, memory_order_relaxed))
+        return;
+    lo = pos > kv->pop_hi ? pos : kv->pop_hi;
+    hi = pos + n + KV_AHEAD < m->n_ctx ? pos + n + KV_AHEAD : m->n_ctx;
+    populate_rows(m, kv->k, lo, hi);
+    populate_rows(m, kv->v, lo, hi);
+    kv->pop_hi = hi;
+}
+
 /* ---------------------------------------------------------------- forward */
 
 static gpt_status
@@ -365,6 +429,7 @@ forward(gpt_session *s, const int32_t *ids, int T, const int *slot,
         /* the rows from pos[t] on are written below, into k and v */
         if (kv->n_base > pos[t])
             kv->n_base = pos[t];
+        kv_populate(m, kv, pos[t], T - t); /* at most T - t rows from here */
     }
 
     for (t = 0; t < T; t++) {

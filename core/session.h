@@ -52,6 +52,11 @@ typedef struct gpt_kv {
     int n_cached;
     const struct gpt_kv *base;
     int n_base;
+    /* rows [.., pop_hi) of the arrays at pop_k have their pages mapped
+     * (forward.c, kv_populate; a hint only: arrays that move elsewhere
+     * take pop_k with them, and fresh ones start over) */
+    const float *pop_k;
+    int pop_hi;
 } gpt_kv;
 
 #define GPT_MAX_BATCH 16 /* sequences decoded together (<= GPT_CHUNK) */
