@@ -19,13 +19,16 @@
  * Matrix products and attention run on the session's pool, split by output
  * rows (or by (token, head) pairs), never along a reduction, so results do
  * not depend on the thread count.  Decode (T = 1) runs the QKV product and
- * attention as one job split by heads (qkv_attn_task): 4 joins per layer.  The cancel callback is polled between
- * layers, on the calling thread only.
+ * attention as one job split by heads (qkv_attn_task): 4 joins per layer;
+ * its other products split rows by each thread's measured speed (matmul).
+ * The cancel callback is polled between layers, on the calling thread
+ * only.
  */
 #include <errno.h>
 #include <math.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -47,17 +50,24 @@ typedef struct matmul_job {
     const float *bias;/* [rows] or NULL */
     int epilogue;
     float *dst;       /* EPI_BIAS_ADD_TO: dst[t][r] += y + b (stride ldy) */
+    const int *bounds;/* thread i's rows [bounds[i], bounds[i + 1]); NULL:
+                         gpt_split's */
+    long *ns;         /* with bounds: each thread's time on its rows */
 } matmul_job;
 
-static void
-matmul_task(void *arg, int ith, int nth)
+static long
+now_ns(void)
 {
-    matmul_job *j = arg;
-    int lo, hi, t, r;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000000000L + ts.tv_nsec;
+}
 
-    gpt_split(j->W->rows, 16, ith, nth, &lo, &hi);
-    if (lo >= hi)
-        return;
+static void
+matmul_rows(const matmul_job *j, int lo, int hi)
+{
+    int t, r;
+
     if (j->xq)
         j->k->matmul_q8(j->W, j->xq, j->ldq, j->T, j->y, j->ldy, lo, hi);
     else
@@ -83,6 +93,28 @@ matmul_task(void *arg, int ith, int nth)
     }
 }
 
+static void
+matmul_task(void *arg, int ith, int nth)
+{
+    matmul_job *j = arg;
+    int lo, hi;
+    long t0;
+
+    if (!j->bounds) {
+        gpt_split(j->W->rows, 16, ith, nth, &lo, &hi);
+        if (lo < hi)
+            matmul_rows(j, lo, hi);
+        return;
+    }
+    lo = j->bounds[ith];
+    hi = j->bounds[ith + 1];
+    if (lo >= hi)
+        return;
+    t0 = now_ns();
+    matmul_rows(j, lo, hi);
+    j->ns[ith] = now_ns() - t0;
+}
+
 /* The job of y[T][ldy] = x[T][W->cols] @ W^T, then the epilogue.  A Q8_0
  * W gets x quantized once here, on the calling thread, into the session's
  * scratch; every thread's rows use that same copy. */
@@ -90,7 +122,8 @@ static matmul_job
 matmul_prepare(gpt_session *s, const gpt_matrix *W, const float *x, int T,
                float *y, int ldy, const float *bias, int epilogue, float *dst)
 {
-    matmul_job j = {s->kern, W, x, W->cols, T, NULL, 0, y, ldy, bias, epilogue, dst};
+    matmul_job j = {s->kern, W, x, W->cols, T, NULL, 0, y, ldy, bias, epilogue, dst,
+                    NULL, NULL};
 
     if (W->type == GGML_Q8_0) {
         j.ldq = gpt_q8x_stride(W->cols);
@@ -100,13 +133,81 @@ matmul_prepare(gpt_session *s, const gpt_matrix *W, const float *x, int T,
     return j;
 }
 
+/*
+ * Decode's shares.  With equal shares of rows, one thread often finishes
+ * ~7% later than the other (measured on 2 cores: whichever thread has the
+ * second half of the rows), and the other waits for it at the join.  So
+ * each thread's share of a decode product follows how fast it got through
+ * its rows so far: s->bal[i] moves a tenth of the way towards thread i's
+ * share of the summed speeds after each product.  Rows are independent,
+ * so the split changes which thread computes a row, never its bits.
+ */
+#define BAL_GAIN 0.1f
+
+static void
+balance_bounds(gpt_session *s, int rows, int nth, int *bounds)
+{
+    int blocks = (rows + 15) / 16, i, b;
+    float acc = 0;
+
+    if (s->bal_n != nth) {
+        for (i = 0; i < nth; i++)
+            s->bal[i] = 1.0f / nth;
+        s->bal_n = nth;
+    }
+    bounds[0] = 0;
+    for (i = 0; i < nth; i++) {   /* in 16-row blocks, as gpt_split */
+        acc += s->bal[i];
+        b = i == nth - 1 ? blocks : (int)(acc * blocks + 0.5f);
+        if (b * 16 > rows)
+            b = (rows + 15) / 16;
+        bounds[i + 1] = b * 16 < rows ? b * 16 : rows;
+        if (bounds[i + 1] < bounds[i])
+            bounds[i + 1] = bounds[i];
+    }
+}
+
+static void
+balance_update(gpt_session *s, const int *bounds, const long *ns, int nth)
+{
+    float speed[GPT_BAL_MAX], sum = 0, tot = 0;
+    int i;
+
+    for (i = 0; i < nth; i++) {
+        if (ns[i] <= 0 || bounds[i + 1] <= bounds[i])
+            return;   /* a thread without rows tells nothing */
+        speed[i] = (float)(bounds[i + 1] - bounds[i]) / (float)ns[i];
+        sum += speed[i];
+    }
+    for (i = 0; i < nth; i++) {
+        float b = s->bal[i] + BAL_GAIN * (speed[i] / sum - s->bal[i]);
+        /* never below half an equal share: a thread that was descheduled
+         * once gets its rows back within a few products */
+        s->bal[i] = b < 0.5f / nth ? 0.5f / nth : b;
+        tot += s->bal[i];
+    }
+    for (i = 0; i < nth; i++)
+        s->bal[i] /= tot;
+}
+
 static void
 matmul(gpt_session *s, const gpt_matrix *W, const float *x, int T, float *y,
        int ldy, const float *bias, int epilogue, float *dst)
 {
     matmul_job j = matmul_prepare(s, W, x, T, y, ldy, bias, epilogue, dst);
+    int nth = gpt_pool_size(s->pool), bounds[GPT_BAL_MAX + 1], i;
+    long ns[GPT_BAL_MAX];
 
+    if (T == 1 && nth > 1 && nth <= GPT_BAL_MAX) {
+        balance_bounds(s, W->rows, nth, bounds);
+        for (i = 0; i < nth; i++)
+            ns[i] = 0;
+        j.bounds = bounds;
+        j.ns = ns;
+    }
     gpt_pool_run(s->pool, matmul_task, &j);
+    if (j.bounds)
+        balance_update(s, bounds, ns, nth);
 }
 
 /* -------------------------------------------------------------- attention */

@@ -90,6 +90,11 @@ struct gpt_session {
                         NULL when the model has no Q8_0 matrix */
     float *scores;   /* [n_threads][GPT_MIX_Q][n_ctx] attention weights */
     int scores_threads;
+    /* each thread's share of a decode matrix product, learned from how
+     * fast each got through its rows (forward.c, matmul); bal_n threads */
+#define GPT_BAL_MAX 8
+    float bal[GPT_BAL_MAX];
+    int bal_n;
     float *logits;   /* [n_vocab] of the last position */
     float *all_logits; /* [CHUNK][n_vocab], allocated when needed */
 
