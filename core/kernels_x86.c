@@ -177,10 +177,11 @@ float_group_512(const gpt_matrix *W, const uint8_t *rows[G512], const float *x,
  * stream (row g, then row g + nr of the next tile, ...), so it stays the
  * same in bytes whatever the row length (a 768-float F32 row is 3 KiB, a
  * 3072-float one 12 KiB) and the prefetched data (nr x DEC_LA, 24-36 KiB)
- * still fits in L1.  The last tiles of a call look ahead only as far as
- * its rows go (matmul_avx512): with several threads the rows past a
- * thread's share are another thread's, and decode's QKV job gives each
- * thread three short ranges (forward.c, qkv_attn_task).  Tuned with bench/kernbench.c and `gpt bench` on the
+ * still fits in L1.  The last tiles of a call that ends inside the matrix
+ * look ahead only as far as its rows go (matmul_avx512): with several
+ * threads the rows past a thread's share are another thread's, and
+ * decode's QKV job gives each thread three short ranges (forward.c,
+ * qkv_attn_task).  Tuned with bench/kernbench.c and `gpt bench` on the
  * 124M models against the 4-row group with an 8-row prefetch distance
  * (README, Benchmarks); the -D overrides are for such tuning runs.
  */
@@ -457,10 +458,12 @@ matmul_avx512(const gpt_matrix *W, const float *x, int ldx, int T, float *y,
         int nr = W->type == GGML_F32 ? DR32 : DR16;
         size_t la = W->type == GGML_F32 ? DEC_LA32 : DEC_LA16;
         for (; r0 + nr <= r1; r0 += nr) {
-            /* the last tiles look ahead only as far as the whole tiles
-             * left in [r0, r1): rows past r1 are another thread's (or
-             * another call's) and would be fetched twice */
-            size_t left = (size_t)((r1 - r0) / nr - 1) * W->row_bytes;
+            /* a range that ends inside W: its last tiles look ahead only
+             * as far as the whole tiles left in [r0, r1), since the rows
+             * past r1 are another thread's (or another call's) and would
+             * be fetched twice.  Past the end of W they run on into what
+             * the file holds next, as always. */
+            size_t left = r1 < W->rows ? (size_t)((r1 - r0) / nr - 1) * W->row_bytes : la;
             tile(base + (size_t)r0 * W->row_bytes, W->row_bytes, W->cols, x,
                  y + r0, la < left ? la : left);
         }
