@@ -18,11 +18,18 @@
  *
  * Matrix products and attention run on the session's pool, split by output
  * rows (or by (token, head) pairs), never along a reduction, so results do
- * not depend on the thread count.  The cancel callback is polled between
- * layers, on the calling thread only.
+ * not depend on the thread count.  Decode (T = 1) runs the QKV product and
+ * attention as one job split by heads (qkv_attn_task): 4 joins per layer;
+ * its other products split rows by each thread's measured speed (matmul).
+ * The cancel callback is polled between layers, on the calling thread
+ * only.
  */
+#include <errno.h>
 #include <math.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "internal.h"
 #include "session.h"
@@ -43,17 +50,24 @@ typedef struct matmul_job {
     const float *bias;/* [rows] or NULL */
     int epilogue;
     float *dst;       /* EPI_BIAS_ADD_TO: dst[t][r] += y + b (stride ldy) */
+    const int *bounds;/* thread i's rows [bounds[i], bounds[i + 1]); NULL:
+                         gpt_split's */
+    long *ns;         /* with bounds: each thread's time on its rows */
 } matmul_job;
 
-static void
-matmul_task(void *arg, int ith, int nth)
+static long
+now_ns(void)
 {
-    matmul_job *j = arg;
-    int lo, hi, t, r;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000000000L + ts.tv_nsec;
+}
 
-    gpt_split(j->W->rows, 16, ith, nth, &lo, &hi);
-    if (lo >= hi)
-        return;
+static void
+matmul_rows(const matmul_job *j, int lo, int hi)
+{
+    int t, r;
+
     if (j->xq)
         j->k->matmul_q8(j->W, j->xq, j->ldq, j->T, j->y, j->ldy, lo, hi);
     else
@@ -79,21 +93,121 @@ matmul_task(void *arg, int ith, int nth)
     }
 }
 
-/* y[T][ldy] = x[T][W->cols] @ W^T, then the epilogue.  A Q8_0 W gets x
- * quantized once here, on the calling thread, into the session's scratch;
- * every thread's rows use that same copy. */
 static void
-matmul(gpt_session *s, const gpt_matrix *W, const float *x, int T, float *y,
-       int ldy, const float *bias, int epilogue, float *dst)
+matmul_task(void *arg, int ith, int nth)
 {
-    matmul_job j = {s->kern, W, x, W->cols, T, NULL, 0, y, ldy, bias, epilogue, dst};
+    matmul_job *j = arg;
+    int lo, hi;
+    long t0;
+
+    if (!j->bounds) {
+        gpt_split(j->W->rows, 16, ith, nth, &lo, &hi);
+        if (lo < hi)
+            matmul_rows(j, lo, hi);
+        return;
+    }
+    lo = j->bounds[ith];
+    hi = j->bounds[ith + 1];
+    if (lo >= hi)
+        return;
+    t0 = now_ns();
+    matmul_rows(j, lo, hi);
+    j->ns[ith] = now_ns() - t0;
+}
+
+/* The job of y[T][ldy] = x[T][W->cols] @ W^T, then the epilogue.  A Q8_0
+ * W gets x quantized once here, on the calling thread, into the session's
+ * scratch; every thread's rows use that same copy. */
+static matmul_job
+matmul_prepare(gpt_session *s, const gpt_matrix *W, const float *x, int T,
+               float *y, int ldy, const float *bias, int epilogue, float *dst)
+{
+    matmul_job j = {s->kern, W, x, W->cols, T, NULL, 0, y, ldy, bias, epilogue, dst,
+                    NULL, NULL};
 
     if (W->type == GGML_Q8_0) {
         j.ldq = gpt_q8x_stride(W->cols);
         j.xq = s->xq;
         s->kern->quantize(x, W->cols, T, W->cols, s->xq);
     }
+    return j;
+}
+
+/*
+ * Decode's shares.  With equal shares of rows, one thread often finishes
+ * ~7% later than the other (measured on 2 cores: whichever thread has the
+ * second half of the rows), and the other waits for it at the join.  So
+ * each thread's share of a decode product follows how fast it got through
+ * its rows so far: s->bal[i] moves a tenth of the way towards thread i's
+ * share of the summed speeds after each product.  Rows are independent,
+ * so the split changes which thread computes a row, never its bits.
+ */
+#define BAL_GAIN 0.1f
+
+static void
+balance_bounds(gpt_session *s, int rows, int nth, int *bounds)
+{
+    int blocks = (rows + 15) / 16, i, b;
+    float acc = 0;
+
+    if (s->bal_n != nth) {
+        for (i = 0; i < nth; i++)
+            s->bal[i] = 1.0f / nth;
+        s->bal_n = nth;
+    }
+    bounds[0] = 0;
+    for (i = 0; i < nth; i++) {   /* in 16-row blocks, as gpt_split */
+        acc += s->bal[i];
+        b = i == nth - 1 ? blocks : (int)(acc * blocks + 0.5f);
+        if (b * 16 > rows)
+            b = (rows + 15) / 16;
+        bounds[i + 1] = b * 16 < rows ? b * 16 : rows;
+        if (bounds[i + 1] < bounds[i])
+            bounds[i + 1] = bounds[i];
+    }
+}
+
+static void
+balance_update(gpt_session *s, const int *bounds, const long *ns, int nth)
+{
+    float speed[GPT_BAL_MAX], sum = 0, tot = 0;
+    int i;
+
+    for (i = 0; i < nth; i++) {
+        if (ns[i] <= 0 || bounds[i + 1] <= bounds[i])
+            return;   /* a thread without rows tells nothing */
+        speed[i] = (float)(bounds[i + 1] - bounds[i]) / (float)ns[i];
+        sum += speed[i];
+    }
+    for (i = 0; i < nth; i++) {
+        float b = s->bal[i] + BAL_GAIN * (speed[i] / sum - s->bal[i]);
+        /* never below half an equal share: a thread that was descheduled
+         * once gets its rows back within a few products */
+        s->bal[i] = b < 0.5f / nth ? 0.5f / nth : b;
+        tot += s->bal[i];
+    }
+    for (i = 0; i < nth; i++)
+        s->bal[i] /= tot;
+}
+
+static void
+matmul(gpt_session *s, const gpt_matrix *W, const float *x, int T, float *y,
+       int ldy, const float *bias, int epilogue, float *dst)
+{
+    matmul_job j = matmul_prepare(s, W, x, T, y, ldy, bias, epilogue, dst);
+    int nth = gpt_pool_size(s->pool), bounds[GPT_BAL_MAX + 1], i;
+    long ns[GPT_BAL_MAX];
+
+    if (T == 1 && nth > 1 && nth <= GPT_BAL_MAX) {
+        balance_bounds(s, W->rows, nth, bounds);
+        for (i = 0; i < nth; i++)
+            ns[i] = 0;
+        j.bounds = bounds;
+        j.ns = ns;
+    }
     gpt_pool_run(s->pool, matmul_task, &j);
+    if (j.bounds)
+        balance_update(s, bounds, ns, nth);
 }
 
 /* -------------------------------------------------------------- attention */
@@ -181,21 +295,19 @@ typedef struct attn_job {
     const int *slot, *pos;
 } attn_job;
 
+/* Attention for the (head, token) pairs [lo, hi) of j, head-major (pair
+ * i is head i / T, token i % T), on thread ith's scores scratch. */
 static void
-attn_task(void *arg, int ith, int nth)
+attn_pairs(const attn_job *j, int ith, int lo, int hi)
 {
-    attn_job *j = arg;
     gpt_session *s = j->s;
     const gpt_model *m = s->model;
     int d = m->n_embd, nh = m->n_head, hd = d / nh;
     size_t layer_off = (size_t)j->layer * m->n_ctx * d;
     float scale = 1.0f / sqrtf((float)hd);
-    int lo, hi, i, ng;
+    int i, ng;
 
-    /* head-major: the T queries of one head run one after the other, so
-     * that head's key and value rows (64 floats of each cached row) stay
-     * in L2 for all of them instead of being fetched again per token */
-    gpt_split(j->T * nh, 1, ith, nth, &lo, &hi);
+    (void)nh;
     for (i = lo; i < hi; i += ng) {
         int h = i / j->T, t0 = i % j->T, slot = j->slot[t0], g, k, nmin, start = 0;
         const gpt_kv *kv = gpt_kv_at(s, slot);
@@ -250,6 +362,62 @@ attn_task(void *arg, int ith, int nth)
     }
 }
 
+static void
+attn_task(void *arg, int ith, int nth)
+{
+    attn_job *j = arg;
+    int lo, hi;
+
+    /* head-major: the T queries of one head run one after the other, so
+     * that head's key and value rows (64 floats of each cached row) stay
+     * in L2 for all of them instead of being fetched again per token */
+    gpt_split(j->T * j->s->model->n_head, 1, ith, nth, &lo, &hi);
+    attn_pairs(j, ith, lo, hi);
+}
+
+/* Decode (one token): the q, k and v rows of a thread's heads (rows
+ * h*hd.., d + h*hd.., 2d + h*hd.. of Wqkv), that token's keys and values
+ * into the cache, then attention for those same heads, all in one job: no
+ * join between the QKV product and attention.  Each row and each head is
+ * computed exactly as by matmul_task and attn_task, only on another
+ * thread, so the bits do not change. */
+typedef struct qkv_attn_job {
+    matmul_job mm;    /* the QKV product, EPI_BIAS, T = 1 */
+    attn_job aj;
+} qkv_attn_job;
+
+static void
+qkv_attn_task(void *arg, int ith, int nth)
+{
+    qkv_attn_job *j = arg;
+    const matmul_job *mm = &j->mm;
+    gpt_session *s = j->aj.s;
+    const gpt_model *m = s->model;
+    int d = m->n_embd, hd = d / m->n_head, h0, h1, part, nparts, r;
+    size_t off = ((size_t)j->aj.layer * m->n_ctx + j->aj.pos[0]) * d;
+    gpt_kv *kv = gpt_kv_at(s, j->aj.slot[0]);
+
+    gpt_split(m->n_head, 1, ith, nth, &h0, &h1);
+    if (h0 >= h1)
+        return;
+    /* q, k, v rows of heads [h0, h1): three ranges, or all rows in one
+     * (one thread), so the kernels' lookahead runs on from q into k and v */
+    nparts = h1 - h0 == m->n_head ? 1 : 3;
+    for (part = 0; part < nparts; part++) {
+        int lo = part * d + h0 * hd, hi = nparts == 1 ? 3 * d : part * d + h1 * hd;
+        if (mm->xq)
+            mm->k->matmul_q8(mm->W, mm->xq, mm->ldq, 1, mm->y, mm->ldy, lo, hi);
+        else
+            mm->k->matmul(mm->W, mm->x, mm->ldx, 1, mm->y, mm->ldy, lo, hi);
+        if (mm->bias)
+            for (r = lo; r < hi; r++)
+                mm->y[r] += mm->bias[r];
+    }
+    memcpy(kv->k + off + h0 * hd, mm->y + d + h0 * hd, (size_t)(h1 - h0) * hd * sizeof(float));
+    memcpy(kv->v + off + h0 * hd, mm->y + 2 * d + h0 * hd, (size_t)(h1 - h0) * hd * sizeof(float));
+    attn_pairs(&j->aj, ith, h0, h1);
+}
+
 /* ------------------------------------------------------------- layer norm */
 
 static void
@@ -270,6 +438,67 @@ layernorm(float *out, const float *x, const float *w, const float *b, int n,
     rstd = (float)(1.0 / sqrt(var / n + eps));
     for (i = 0; i < n; i++)
         out[i] = (x[i] - mean) * rstd * w[i] + b[i];
+}
+
+/* ------------------------------------------------------------- KV pages */
+
+/* The KV arrays are calloc'd whole (n_ctx rows per layer) and their pages
+ * first touched when a row is written: a decode step's 2 x n_layer rows of
+ * 3 KiB (124M) fault in ~18 pages, each a trap that costs microseconds,
+ * more in a virtual machine (~5-8% of a first decode pass over new
+ * positions).  Instead the rows a pass writes, and KV_AHEAD more, are
+ * mapped in one madvise(MADV_POPULATE_WRITE) per layer and array (Linux
+ * 5.14; elsewhere, or if it fails, pages fault in as before).  Only the
+ * rows about to be written are mapped, so a short session's memory stays
+ * what it was, plus at most KV_AHEAD rows per layer and array. */
+#define KV_AHEAD 16
+#if defined(__linux__) && !defined(MADV_POPULATE_WRITE)
+#define MADV_POPULATE_WRITE 23
+#endif
+
+static _Atomic int kv_populate_off; /* the kernel lacks it */
+
+static void
+populate_rows(const gpt_model *m, float *a, int lo, int hi)
+{
+#ifdef MADV_POPULATE_WRITE
+    uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+    int l;
+
+    for (l = 0; l < m->n_layer; l++) {
+        uintptr_t b = (uintptr_t)(a + ((size_t)l * m->n_ctx + lo) * m->n_embd);
+        uintptr_t e = (uintptr_t)(a + ((size_t)l * m->n_ctx + hi) * m->n_embd);
+        b &= ~(pg - 1);   /* the page holding row lo is part of the array */
+        e &= ~(pg - 1);   /* a last partial page faults in as before */
+        if (e > b && madvise((void *)b, e - b, MADV_POPULATE_WRITE) != 0 &&
+            (errno == EINVAL || errno == ENOSYS)) {
+            atomic_store(&kv_populate_off, 1);
+            return;
+        }
+    }
+#else
+    (void)m, (void)a, (void)lo, (void)hi;
+#endif
+}
+
+/* Rows [pos, pos + n) of kv are about to be written: maps the pages of
+ * those not mapped yet, and of KV_AHEAD rows more. */
+static void
+kv_populate(const gpt_model *m, gpt_kv *kv, int pos, int n)
+{
+    int lo, hi;
+
+    if (kv->pop_k != kv->k) {   /* other arrays: nothing known */
+        kv->pop_k = kv->k;
+        kv->pop_hi = 0;
+    }
+    if (pos + n <= kv->pop_hi || atomic_load_explicit(&kv_populate_off, memory_order_relaxed))
+        return;
+    lo = pos > kv->pop_hi ? pos : kv->pop_hi;
+    hi = pos + n + KV_AHEAD < m->n_ctx ? pos + n + KV_AHEAD : m->n_ctx;
+    populate_rows(m, kv->k, lo, hi);
+    populate_rows(m, kv->v, lo, hi);
+    kv->pop_hi = hi;
 }
 
 /* ---------------------------------------------------------------- forward */
@@ -301,6 +530,7 @@ forward(gpt_session *s, const int32_t *ids, int T, const int *slot,
         /* the rows from pos[t] on are written below, into k and v */
         if (kv->n_base > pos[t])
             kv->n_base = pos[t];
+        kv_populate(m, kv, pos[t], T - t); /* at most T - t rows from here */
     }
 
     for (t = 0; t < T; t++) {
@@ -323,18 +553,30 @@ forward(gpt_session *s, const int32_t *ids, int T, const int *slot,
         if (gpt_session_check_cancel(s))
             return gpt_set_error(err, GPT_ERR_CANCELLED,
                                  "canceled by the caller");
-        for (t = 0; t < T; t++)
-            layernorm(s->h + (size_t)t * d, s->x + (size_t)t * d, L->ln1_w,
-                      L->ln1_b, d, m->norm_eps);
-        matmul(s, &L->qkv, s->h, T, s->qkv, L->qkv.rows, L->qkv_b, EPI_BIAS, NULL);
-        for (t = 0; t < T; t++) {
-            const float *qkv = s->qkv + (size_t)t * 3 * d;
-            size_t off = ((size_t)l * m->n_ctx + pos[t]) * d;
-            gpt_kv *kv = gpt_kv_at(s, slot[t]);
-            memcpy(kv->k + off, qkv + d, (size_t)d * sizeof(float));
-            memcpy(kv->v + off, qkv + 2 * d, (size_t)d * sizeof(float));
+        if (T == 1) {
+            /* decode: QKV and attention in one job.  Attention writes h
+             * while other threads may still be reading their QKV rows'
+             * input, so that input is in ff (free until the projection) */
+            qkv_attn_job qj;
+            layernorm(s->ff, s->x, L->ln1_w, L->ln1_b, d, m->norm_eps);
+            qj.mm = matmul_prepare(s, &L->qkv, s->ff, 1, s->qkv, L->qkv.rows, L->qkv_b,
+                                   EPI_BIAS, NULL);
+            qj.aj = aj;
+            gpt_pool_run(s->pool, qkv_attn_task, &qj);
+        } else {
+            for (t = 0; t < T; t++)
+                layernorm(s->h + (size_t)t * d, s->x + (size_t)t * d, L->ln1_w,
+                          L->ln1_b, d, m->norm_eps);
+            matmul(s, &L->qkv, s->h, T, s->qkv, L->qkv.rows, L->qkv_b, EPI_BIAS, NULL);
+            for (t = 0; t < T; t++) {
+                const float *qkv = s->qkv + (size_t)t * 3 * d;
+                size_t off = ((size_t)l * m->n_ctx + pos[t]) * d;
+                gpt_kv *kv = gpt_kv_at(s, slot[t]);
+                memcpy(kv->k + off, qkv + d, (size_t)d * sizeof(float));
+                memcpy(kv->v + off, qkv + 2 * d, (size_t)d * sizeof(float));
+            }
+            gpt_pool_run(s->pool, attn_task, &aj);
         }
-        gpt_pool_run(s->pool, attn_task, &aj);
         /* x += attn @ Wproj^T + b (ff is free scratch here) */
         matmul(s, &L->proj, s->h, T, s->ff, L->proj.rows, L->proj_b, EPI_BIAS_ADD_TO, s->x);
         for (t = 0; t < T; t++)

@@ -177,7 +177,11 @@ float_group_512(const gpt_matrix *W, const uint8_t *rows[G512], const float *x,
  * stream (row g, then row g + nr of the next tile, ...), so it stays the
  * same in bytes whatever the row length (a 768-float F32 row is 3 KiB, a
  * 3072-float one 12 KiB) and the prefetched data (nr x DEC_LA, 24-36 KiB)
- * still fits in L1.  Tuned with bench/kernbench.c and `gpt bench` on the
+ * still fits in L1.  The last tiles of a call that ends inside the matrix
+ * look ahead only as far as its rows go (matmul_avx512): with several
+ * threads the rows past a thread's share are another thread's, and
+ * decode's QKV job gives each thread three short ranges (forward.c,
+ * qkv_attn_task).  Tuned with bench/kernbench.c and `gpt bench` on the
  * 124M models against the 4-row group with an 8-row prefetch distance
  * (README, Benchmarks); the -D overrides are for such tuning runs.
  */
@@ -214,16 +218,16 @@ loadw16_512(uint32_t type, const uint8_t *p)
     }
 }
 
-/* out[0..nr) = the nr rows starting at row0 (stride rb) times x. */
+/* out[0..nr) = the nr rows starting at row0 (stride rb) times x, with a
+ * lookahead of la bytes (see above). */
 T512 static INLINE void
 decode_tile_512(uint32_t type, int nr, const uint8_t *row0, size_t rb, int n,
-                const float *x, float *out)
+                const float *x, float *out, size_t la)
 {
     const size_t es = type == GGML_F32 ? 4 : 2;
     const uint8_t *rows[DRMAX];
     __m512 A[DRMAX], B[DRMAX];
     int c, g;
-    const size_t la = es == 4 ? DEC_LA32 : DEC_LA16;
     /* the prefetch point: row g + pd / rb, byte po (pd a whole tile step) */
     size_t pd = la / rb * nr * rb, po = la % rb;
 
@@ -276,9 +280,9 @@ decode_tile_512(uint32_t type, int nr, const uint8_t *row0, size_t rb, int n,
 /* One instance per weight type, so the type test leaves the inner loop. */
 #define DECODE512(NAME, TYPE, NR)                                            \
     T512 static void NAME(const uint8_t *row0, size_t rb, int n,            \
-                          const float *x, float *out)                       \
+                          const float *x, float *out, size_t la)            \
     {                                                                       \
-        decode_tile_512(TYPE, NR, row0, rb, n, x, out);                     \
+        decode_tile_512(TYPE, NR, row0, rb, n, x, out, la);                 \
     }
 DECODE512(decode_f32_512, GGML_F32, DR32)
 DECODE512(decode_f16_512, GGML_F16, DR16)
@@ -448,13 +452,21 @@ matmul_avx512(const gpt_matrix *W, const float *x, int ldx, int T, float *y,
         return;
     }
     if (T == 1) {   /* whole decode tiles, then groups for the rest */
-        void (*tile)(const uint8_t *, size_t, int, const float *, float *) =
+        void (*tile)(const uint8_t *, size_t, int, const float *, float *, size_t) =
             W->type == GGML_F16 ? decode_f16_512
             : W->type == GGML_BF16 ? decode_bf16_512 : decode_f32_512;
         int nr = W->type == GGML_F32 ? DR32 : DR16;
-        for (; r0 + nr <= r1; r0 += nr)
+        size_t la = W->type == GGML_F32 ? DEC_LA32 : DEC_LA16;
+        for (; r0 + nr <= r1; r0 += nr) {
+            /* a range that ends inside W: its last tiles look ahead only
+             * as far as the whole tiles left in [r0, r1), since the rows
+             * past r1 are another thread's (or another call's) and would
+             * be fetched twice.  Past the end of W they run on into what
+             * the file holds next, as always. */
+            size_t left = r1 < W->rows ? (size_t)((r1 - r0) / nr - 1) * W->row_bytes : la;
             tile(base + (size_t)r0 * W->row_bytes, W->row_bytes, W->cols, x,
-                 y + r0);
+                 y + r0, la < left ? la : left);
+        }
     }
     for (r = r0; r < r1; r += G512) {
         const uint8_t *rows[G512];

@@ -52,6 +52,11 @@ typedef struct gpt_kv {
     int n_cached;
     const struct gpt_kv *base;
     int n_base;
+    /* rows [.., pop_hi) of the arrays at pop_k have their pages mapped
+     * (forward.c, kv_populate; a hint only: arrays that move elsewhere
+     * take pop_k with them, and fresh ones start over) */
+    const float *pop_k;
+    int pop_hi;
 } gpt_kv;
 
 #define GPT_MAX_BATCH 16 /* sequences decoded together (<= GPT_CHUNK) */
@@ -85,6 +90,11 @@ struct gpt_session {
                         NULL when the model has no Q8_0 matrix */
     float *scores;   /* [n_threads][GPT_MIX_Q][n_ctx] attention weights */
     int scores_threads;
+    /* each thread's share of a decode matrix product, learned from how
+     * fast each got through its rows (forward.c, matmul); bal_n threads */
+#define GPT_BAL_MAX 8
+    float bal[GPT_BAL_MAX];
+    int bal_n;
     float *logits;   /* [n_vocab] of the last position */
     float *all_logits; /* [CHUNK][n_vocab], allocated when needed */
 
