@@ -86,12 +86,16 @@ _PG_init(void)
         &pggpt_max_tokens_limit, 1024, 0, 1000000, PGC_SUSET, 0,
         NULL, NULL, NULL);
 
-    DefineCustomBoolVariable(
-        "gpt.preload",
-        "Opens gpt.model in the postmaster when gpt is in "
-        "shared_preload_libraries.",
-        "Backends inherit the open model instead of each opening it.",
-        &pggpt_preload, true, PGC_POSTMASTER, 0, NULL, NULL, NULL);
+    /* A PGC_POSTMASTER setting can only be defined while the postmaster
+     * loads the library: a backend that loads it (CREATE EXTENSION, or the
+     * first call, without shared_preload_libraries) would fail with FATAL. */
+    if (process_shared_preload_libraries_in_progress)
+        DefineCustomBoolVariable(
+            "gpt.preload",
+            "Opens gpt.model in the postmaster when gpt is in "
+            "shared_preload_libraries.",
+            "Backends inherit the open model instead of each opening it.",
+            &pggpt_preload, true, PGC_POSTMASTER, 0, NULL, NULL, NULL);
 
 #if PG_VERSION_NUM >= 150000
     MarkGUCPrefixReserved("gpt");

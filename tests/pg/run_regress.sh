@@ -154,6 +154,21 @@ as_server "$BINDIR/pg_ctl" -D "$DATA" -l "$TMP/preload.log" -w -t 60 start >/dev
 as_server "$BINDIR/pg_ctl" -D "$DATA" -w -t 60 stop >/dev/null
 grep -q 'WARNING:  gpt: could not preload gpt.model: model file "corrupt.gguf" is not a valid GPT-2 GGUF file' "$TMP/preload.log" ||
     { log "FAIL: no preload warning for a corrupt gpt.model"; cat "$TMP/preload.log"; exit 1; }
+# Loaded by a backend instead (no shared_preload_libraries, as `make demo`
+# and many installations run it): CREATE EXTENSION and a call must work.
+cp "$TMP/postgresql.conf.orig" "$DATA/postgresql.conf"
+echo "shared_preload_libraries = ''" >>"$DATA/postgresql.conf"
+as_server "$BINDIR/pg_ctl" -D "$DATA" -l "$TMP/nopreload.log" -w -t 60 start >/dev/null ||
+    { cat "$TMP/nopreload.log"; exit 1; }
+NOPRELOAD=$(PGHOST="$TMP" PGPORT="$PORT" PGUSER="$RUN_USER" psql -X -qAt -d postgres \
+    -v ON_ERROR_STOP=1 -c "CREATE EXTENSION gpt" \
+    -c "SELECT gpt_token_count('hello world')" -c "DROP EXTENSION gpt" 2>&1) || true
+as_server "$BINDIR/pg_ctl" -D "$DATA" -w -t 60 stop >/dev/null
+if [ "$NOPRELOAD" != 2 ]; then
+    log "FAIL: without shared_preload_libraries, the extension does not work:"
+    echo "$NOPRELOAD" >&2
+    exit 1
+fi
 cp "$TMP/postgresql.conf.orig" "$DATA/postgresql.conf"
 # GPT_PG_PRELOAD (bench/sql_bench.sh): a model of build/models for the
 # postmaster to open instead of default.gguf.
