@@ -5,9 +5,10 @@
  * The file is in the page cache, so this times only the page-table work a
  * fresh process must do before it can read shared weights (on a virtual
  * machine with shadow or nested paging, every fault costs an exit).  It maps
- * the file as gpt_model_open does (at a 2 MiB boundary, MADV_HUGEPAGE), so
- * where the page cache holds the file in 2 MiB folios it takes one fault per
- * folio, not per 4 KiB page; pmd_kib says how much was mapped that way.
+ * the file with gpt_model_open's own gpt_map_aligned (a 2 MiB boundary,
+ * MADV_HUGEPAGE), so where the page cache holds the file in 2 MiB folios it
+ * takes one fault per folio, not per 4 KiB page; pmd_kib says how much was
+ * mapped that way.
  * Prints JSON: {"bytes": N, "pages": P, "touch_ms": T, "pmd_kib": K}.
  *
  *   maptouch FILE
@@ -19,6 +20,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "model.h"
 
 /* FilePmdMapped of /proc/self/smaps_rollup: file pages mapped 2 MiB at a
  * time; -1 where the kernel does not say. */
@@ -56,19 +59,10 @@ main(int argc, char **argv)
         perror(argv[1]);
         return 1;
     }
-    {   /* the file at the first 2 MiB boundary of a reservation */
-        size_t huge = (size_t)2 << 20;
-        char *res = mmap(NULL, (size_t)st.st_size + huge, PROT_NONE,
-                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-        char *at = (char *)(((uintptr_t)res + huge - 1) & ~(uintptr_t)(huge - 1));
-        p = res == MAP_FAILED ? MAP_FAILED
-                              : mmap(at, (size_t)st.st_size, PROT_READ,
-                                     MAP_SHARED | MAP_FIXED, fd, 0);
-        if (p == MAP_FAILED) {
-            perror("mmap");
-            return 1;
-        }
-        madvise((void *)p, (size_t)st.st_size, MADV_HUGEPAGE);
+    p = gpt_map_aligned(fd, (size_t)st.st_size);
+    if (p == MAP_FAILED) {
+        perror("mmap");
+        return 1;
     }
     /* a first pass outside the timing would be wrong: it is the first
      * touch in this process that costs; the file itself is already cached

@@ -320,7 +320,7 @@ def evict_models(a):
     2 MiB folios, as on a server whose model was first read by gpt after a
     reboot.  A file left
     cached in 4 KiB pages by whatever wrote or copied it costs every new
-    process one fault per page (see map_aligned in core/model.c)."""
+    process one fault per page (see gpt_map_aligned in core/model.c)."""
     done = []
     for p in sorted(glob.glob(os.path.join(a.models, "*.gguf"))) + [
             os.path.join(ROOT, "models", "default.gguf")]:

@@ -55,8 +55,8 @@ dup_str(const char *s, size_t n)
  */
 #define HUGE_ALIGN ((size_t)2 << 20)
 
-static void *
-map_aligned(int fd, size_t size)
+void *
+gpt_map_aligned(int fd, size_t size)
 {
     size_t page = (size_t)sysconf(_SC_PAGESIZE), len, head, tail;
     char *res, *p;
@@ -120,7 +120,7 @@ map_file(const char *path, void **map, size_t *size, gpt_error *err)
         return gpt_set_error(err, GPT_ERR_CORRUPT_MODEL,
                              "model file is empty");
     }
-    p = map_aligned(fd, (size_t)st.st_size);
+    p = gpt_map_aligned(fd, (size_t)st.st_size);
     close(fd);
     if (p == MAP_FAILED)
         return gpt_set_error(err, GPT_ERR_NOMEM,

@@ -376,7 +376,7 @@ def drop_page_cache(f):
     leaves cached are small (4 KiB) folios; dropped, the file's first
     reader (gpt_model_open asks for huge pages) brings it back in 2 MiB
     folios, which a new process maps in a few faults instead of one per
-    4 KiB page (see map_aligned in core/model.c)."""
+    4 KiB page (see gpt_map_aligned in core/model.c)."""
     f.flush()
     if os.fstat(f.fileno()).st_size < 2 << 20:   # under one huge page
         return

@@ -1139,7 +1139,7 @@ alloc_failures(const char *model)
 }
 
 /* A good model of 2 MiB or more is mapped at a 2 MiB boundary (so the
- * page cache's huge folios can be mapped whole, see map_aligned), in full:
+ * page cache's huge folios can be mapped whole, see gpt_map_aligned), in full:
  * its last byte reads as the file's. */
 static void
 mapping(const char *model)
