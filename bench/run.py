@@ -52,6 +52,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+import gguf  # noqa: E402
 import report  # noqa: E402
 import weight_bytes  # noqa: E402
 
@@ -315,21 +317,15 @@ def bench_core(a, res, threads, formats, prompts, node):
 
 def evict_models(a):
     """Drops the model files (a.models, models/default.gguf) from the page
-    cache (what no process maps), so each is read back by its first user:
-    gpt_model_open maps with MADV_HUGEPAGE, so the cache then holds it in
+    cache (what no process maps), so each is read back by its first user in
     2 MiB folios, as on a server whose model was first read by gpt after a
-    reboot.  A file left
-    cached in 4 KiB pages by whatever wrote or copied it costs every new
-    process one fault per page (see gpt_map_aligned in core/model.c)."""
+    reboot (tools/gguf.py, drop_page_cache, says why)."""
     done = []
     for p in sorted(glob.glob(os.path.join(a.models, "*.gguf"))) + [
             os.path.join(ROOT, "models", "default.gguf")]:
-        fd = os.open(p, os.O_RDONLY)
-        try:
-            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-            done.append(os.path.relpath(p, ROOT))
-        finally:
-            os.close(fd)
+        with open(p, "rb") as f:
+            gguf.drop_page_cache(f)
+        done.append(os.path.relpath(p, ROOT))
     return done
 
 

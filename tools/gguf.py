@@ -372,11 +372,12 @@ class GGUFWriter:
 
 
 def drop_page_cache(f):
-    """Writes f out and drops it from the page cache.  The pages a write
-    leaves cached are small (4 KiB) folios; dropped, the file's first
-    reader (gpt_model_open asks for huge pages) brings it back in 2 MiB
-    folios, which a new process maps in a few faults instead of one per
-    4 KiB page (see gpt_map_aligned in core/model.c)."""
+    """Writes f out (if written) and drops it from the page cache, except
+    the pages some process maps.  The pages a write or copy leaves cached
+    are small (4 KiB) folios; dropped, the file's first reader
+    (gpt_model_open asks for huge pages) brings it back in 2 MiB folios,
+    which a new process maps in a few faults instead of one per 4 KiB page
+    (see gpt_map_aligned in core/model.c)."""
     f.flush()
     if os.fstat(f.fileno()).st_size < 2 << 20:   # under one huge page
         return
