@@ -145,41 +145,51 @@ shared_preload_libraries = 'gpt'
 gpt.model_dir = '$MD'
 CONF
 STARTED=1
+cp "$DATA/postgresql.conf" "$TMP/postgresql.conf.orig"
+# Starts the cluster with the configuration above plus the lines given
+# after the log file.
+start_with() {
+    local logfile=$1 line
+    shift
+    cp "$TMP/postgresql.conf.orig" "$DATA/postgresql.conf"
+    for line in "$@"; do echo "$line" >>"$DATA/postgresql.conf"; done
+    as_server "$BINDIR/pg_ctl" -D "$DATA" -l "$logfile" -w -t 60 start >/dev/null ||
+        { log "FAIL: the server did not start with: $*"; cat "$logfile"; exit 1; }
+}
+stop_server() {
+    as_server "$BINDIR/pg_ctl" -D "$DATA" -w -t 60 stop >/dev/null
+}
+
 # The postmaster opens gpt.model at startup (gpt.preload); a model it cannot
 # open must not keep the server from starting: a warning, then on as usual.
-cp "$DATA/postgresql.conf" "$TMP/postgresql.conf.orig"
-echo "gpt.model = 'corrupt.gguf'" >>"$DATA/postgresql.conf"
-as_server "$BINDIR/pg_ctl" -D "$DATA" -l "$TMP/preload.log" -w -t 60 start >/dev/null ||
-    { log "FAIL: the server did not start with a corrupt gpt.model"; cat "$TMP/preload.log"; exit 1; }
-as_server "$BINDIR/pg_ctl" -D "$DATA" -w -t 60 stop >/dev/null
+start_with "$TMP/preload.log" "gpt.model = 'corrupt.gguf'"
+stop_server
 grep -q 'WARNING:  gpt: could not preload gpt.model: model file "corrupt.gguf" is not a valid GPT-2 GGUF file' "$TMP/preload.log" ||
     { log "FAIL: no preload warning for a corrupt gpt.model"; cat "$TMP/preload.log"; exit 1; }
+
 # Loaded by a backend instead (no shared_preload_libraries, as `make demo`
 # and many installations run it): CREATE EXTENSION and a call must work.
-cp "$TMP/postgresql.conf.orig" "$DATA/postgresql.conf"
-echo "shared_preload_libraries = ''" >>"$DATA/postgresql.conf"
-as_server "$BINDIR/pg_ctl" -D "$DATA" -l "$TMP/nopreload.log" -w -t 60 start >/dev/null ||
-    { cat "$TMP/nopreload.log"; exit 1; }
+start_with "$TMP/nopreload.log" "shared_preload_libraries = ''"
 NOPRELOAD=$(PGHOST="$TMP" PGPORT="$PORT" PGUSER="$RUN_USER" psql -X -qAt -d postgres \
     -v ON_ERROR_STOP=1 -c "CREATE EXTENSION gpt" \
     -c "SELECT gpt_token_count('hello world')" -c "DROP EXTENSION gpt" 2>&1) || true
-as_server "$BINDIR/pg_ctl" -D "$DATA" -w -t 60 stop >/dev/null
+stop_server
 if [ "$NOPRELOAD" != 2 ]; then
     log "FAIL: without shared_preload_libraries, the extension does not work:"
     echo "$NOPRELOAD" >&2
     exit 1
 fi
-cp "$TMP/postgresql.conf.orig" "$DATA/postgresql.conf"
+
 # GPT_PG_PRELOAD (bench/sql_bench.sh): a model of build/models for the
 # postmaster to open instead of default.gguf.
+PRELOAD_CONF=()
 if [ -n "${GPT_PG_PRELOAD:-}" ]; then
     ln "$MODELS_SRC/$GPT_PG_PRELOAD" "$MD/$GPT_PG_PRELOAD" 2>/dev/null ||
         cp "$MODELS_SRC/$GPT_PG_PRELOAD" "$MD/$GPT_PG_PRELOAD"
     chmod a+r "$MD/$GPT_PG_PRELOAD"
-    echo "gpt.model = '$GPT_PG_PRELOAD'" >>"$DATA/postgresql.conf"
+    PRELOAD_CONF=("gpt.model = '$GPT_PG_PRELOAD'")
 fi
-as_server "$BINDIR/pg_ctl" -D "$DATA" -l "$TMP/server.log" -w -t 60 start >/dev/null ||
-    { cat "$TMP/server.log"; exit 1; }
+start_with "$TMP/server.log" "${PRELOAD_CONF[@]}"
 PM_PID=$(head -1 "$DATA/postmaster.pid")
 log "server pid $PM_PID on $TMP port $PORT"
 
