@@ -302,12 +302,11 @@ attn_pairs(const attn_job *j, int ith, int lo, int hi)
 {
     gpt_session *s = j->s;
     const gpt_model *m = s->model;
-    int d = m->n_embd, nh = m->n_head, hd = d / nh;
+    int d = m->n_embd, hd = d / m->n_head;
     size_t layer_off = (size_t)j->layer * m->n_ctx * d;
     float scale = 1.0f / sqrtf((float)hd);
     int i, ng;
 
-    (void)nh;
     for (i = lo; i < hi; i += ng) {
         int h = i / j->T, t0 = i % j->T, slot = j->slot[t0], g, k, nmin, start = 0;
         const gpt_kv *kv = gpt_kv_at(s, slot);
@@ -393,7 +392,7 @@ qkv_attn_task(void *arg, int ith, int nth)
     const matmul_job *mm = &j->mm;
     gpt_session *s = j->aj.s;
     const gpt_model *m = s->model;
-    int d = m->n_embd, hd = d / m->n_head, h0, h1, part, nparts, r;
+    int d = m->n_embd, hd = d / m->n_head, h0, h1, part, nparts;
     size_t off = ((size_t)j->aj.layer * m->n_ctx + j->aj.pos[0]) * d;
     gpt_kv *kv = gpt_kv_at(s, j->aj.slot[0]);
 
@@ -405,13 +404,7 @@ qkv_attn_task(void *arg, int ith, int nth)
     nparts = h1 - h0 == m->n_head ? 1 : 3;
     for (part = 0; part < nparts; part++) {
         int lo = part * d + h0 * hd, hi = nparts == 1 ? 3 * d : part * d + h1 * hd;
-        if (mm->xq)
-            mm->k->matmul_q8(mm->W, mm->xq, mm->ldq, 1, mm->y, mm->ldy, lo, hi);
-        else
-            mm->k->matmul(mm->W, mm->x, mm->ldx, 1, mm->y, mm->ldy, lo, hi);
-        if (mm->bias)
-            for (r = lo; r < hi; r++)
-                mm->y[r] += mm->bias[r];
+        matmul_rows(mm, lo, hi);   /* the product and its bias (EPI_BIAS) */
     }
     memcpy(kv->k + off + h0 * hd, mm->y + d + h0 * hd, (size_t)(h1 - h0) * hd * sizeof(float));
     memcpy(kv->v + off + h0 * hd, mm->y + 2 * d + h0 * hd, (size_t)(h1 - h0) * hd * sizeof(float));
