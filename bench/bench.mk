@@ -53,7 +53,7 @@ $(BENCH_DIR)/tokbench: bench/tokbench.c $(CORE_LIB) core/gpt.h | $(BENCH_DIR)
 	$(CC) $(ALL_CFLAGS) $< -o $@ $(CORE_LIB) $(LDLIBS_CORE)
 
 # the page-table floor under the attach cost (the core's mapping only)
-$(BENCH_DIR)/maptouch: bench/maptouch.c $(CORE_LIB) core/model.h | $(BENCH_DIR)
+$(BENCH_DIR)/maptouch: bench/maptouch.c $(CORE_LIB) core/mapping.h | $(BENCH_DIR)
 	$(CC) $(ALL_CFLAGS) $< -o $@ $(CORE_LIB) $(LDLIBS_CORE)
 
 $(BENCH_DIR)/rss: bench/rss.c $(CORE_LIB) core/gpt.h | $(BENCH_DIR)

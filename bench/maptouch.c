@@ -21,7 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "model.h"
+#include "mapping.h"
 
 /* FilePmdMapped of /proc/self/smaps_rollup: file pages mapped 2 MiB at a
  * time; -1 where the kernel does not say. */

@@ -77,8 +77,8 @@ gpt_error_prefix(gpt_error *err, const char *prefix)
 static _Atomic uint64_t alloc_count;
 static _Atomic uint64_t alloc_fail_at; /* 0: never */
 
-static int
-alloc_should_fail(void)
+int
+gpt_alloc_should_fail(void)
 {
     uint64_t at = atomic_load_explicit(&alloc_fail_at, memory_order_relaxed);
     uint64_t n = atomic_fetch_add_explicit(&alloc_count, 1, memory_order_relaxed) + 1;
@@ -96,7 +96,7 @@ gpt_alloc_fail_after(uint64_t nth)
 void *
 gpt_malloc(size_t n)
 {
-    if (alloc_should_fail())
+    if (gpt_alloc_should_fail())
         return NULL;
     return malloc(n ? n : 1);
 }
@@ -104,7 +104,7 @@ gpt_malloc(size_t n)
 void *
 gpt_calloc(size_t n, size_t size)
 {
-    if (alloc_should_fail())
+    if (gpt_alloc_should_fail())
         return NULL;
     return calloc(n ? n : 1, size ? size : 1);
 }
@@ -112,7 +112,7 @@ gpt_calloc(size_t n, size_t size)
 void *
 gpt_realloc(void *p, size_t n)
 {
-    if (alloc_should_fail())
+    if (gpt_alloc_should_fail())
         return NULL;
     return realloc(p, n ? n : 1);
 }

@@ -212,80 +212,91 @@ matmul(gpt_session *s, const gpt_matrix *W, const float *x, int T, float *y,
 
 /* -------------------------------------------------------------- attention */
 
-/* Shared prefix (session.h): rows [0, nb) of a cache come from its base
- * (brows) and rows from nb on from its own arrays (rows), both already at
- * the layer and head.  Scores are per row, and a mix is a sequence of fmas
- * over rows in order, so splitting a call at nb and going on with the same
- * accumulators gives the bits of one call over one array. */
+/* The cached rows of one (layer, head): hd floats per position, one
+ * after the other (session.h).  Shared prefix: rows [0, nb) come from the
+ * cache's base (b, whose arrays start at position 0) and rows from nb on
+ * from its own arrays (own, which start at position org <= nb).  Scores
+ * are per row, and a mix is a sequence of fmas over rows in order, so
+ * splitting a call at nb and going on with the same accumulators gives the
+ * bits of one call over one array. */
+typedef struct kv_rows {
+    const float *b, *own;
+    int nb, org;
+} kv_rows;
+
+/* row k, from whichever array holds it */
+static const float *
+kv_row_at(const kv_rows *r, int k, int hd)
+{
+    return k < r->nb ? r->b + (size_t)k * hd : r->own + (size_t)(k - r->org) * hd;
+}
+
 static void
-scores_range(const gpt_kernels *K, const float *q, const float *rows,
-             size_t stride, int from, int to, int hd, float scale, float *sc)
+scores_range(const gpt_kernels *K, const float *q, const kv_rows *r,
+             int from, int to, int hd, float scale, float *sc)
 {
     int k;
 
     if (to <= from)
         return;
     if (K->scores)
-        K->scores(q, rows + (size_t)from * stride, stride, to - from, hd, scale, sc + from);
+        K->scores(q, kv_row_at(r, from, hd), (size_t)hd, to - from, hd, scale, sc + from);
     else
         for (k = from; k < to; k++)
-            sc[k] = K->dot(q, rows + (size_t)k * stride, hd) * scale;
+            sc[k] = K->dot(q, kv_row_at(r, k, hd), hd) * scale;
 }
 
 /* sc[0, n) for rows [0, n) */
 static void
-attn_scores(const gpt_kernels *K, const float *q, const float *brows,
-            const float *rows, int nb, size_t stride, int n, int hd,
-            float scale, float *sc)
+attn_scores(const gpt_kernels *K, const float *q, const kv_rows *r, int n,
+            int hd, float scale, float *sc)
 {
-    int a = nb < n ? nb : n;
+    int a = r->nb < n ? r->nb : n;
 
-    scores_range(K, q, brows, stride, 0, a, hd, scale, sc);
-    scores_range(K, q, rows, stride, a, n, hd, scale, sc);
+    scores_range(K, q, r, 0, a, hd, scale, sc);
+    scores_range(K, q, r, a, n, hd, scale, sc);
 }
 
 static void
-mix_range(const gpt_kernels *K, const float *w, const float *rows,
-          size_t stride, int from, int to, int hd, float *out)
+mix_range(const gpt_kernels *K, const float *w, const kv_rows *r, int from,
+          int to, int hd, float *out)
 {
     int k;
 
     if (to <= from)
         return;
     if (K->mix)
-        K->mix(w + from, rows + (size_t)from * stride, stride, to - from, hd, out);
+        K->mix(w + from, kv_row_at(r, from, hd), (size_t)hd, to - from, hd, out);
     else
         for (k = from; k < to; k++)
-            K->axpy(w[k], rows + (size_t)k * stride, out, hd);
+            K->axpy(w[k], kv_row_at(r, k, hd), out, hd);
 }
 
 /* out += w[k] * row k for rows [from, to), in order */
 static void
-attn_mix(const gpt_kernels *K, const float *w, const float *brows,
-         const float *rows, int nb, size_t stride, int from, int to, int hd,
-         float *out)
+attn_mix(const gpt_kernels *K, const float *w, const kv_rows *r, int from,
+         int to, int hd, float *out)
 {
-    int a = nb < from ? from : nb > to ? to : nb;
+    int a = r->nb < from ? from : r->nb > to ? to : r->nb;
 
-    mix_range(K, w, brows, stride, from, a, hd, out);
-    mix_range(K, w, rows, stride, a, to, hd, out);
+    mix_range(K, w, r, from, a, hd, out);
+    mix_range(K, w, r, a, to, hd, out);
 }
 
 /* K->mixq over rows [0, n) */
 static void
-attn_mixq(const gpt_kernels *K, const float *const *w, const float *brows,
-          const float *rows, int nb, size_t stride, int n, int hd,
-          float *const *outs)
+attn_mixq(const gpt_kernels *K, const float *const *w, const kv_rows *r,
+          int n, int hd, float *const *outs)
 {
-    int a = nb < n ? nb : n, g;
+    int a = r->nb < n ? r->nb : n, g;
     const float *w2[GPT_MIX_Q];
 
     if (a > 0)
-        K->mixq(w, brows, stride, a, hd, outs);
+        K->mixq(w, kv_row_at(r, 0, hd), (size_t)hd, a, hd, outs);
     if (n > a) {
         for (g = 0; g < GPT_MIX_Q; g++)
             w2[g] = w[g] + a;
-        K->mixq(w2, rows + (size_t)a * stride, stride, n - a, hd, outs);
+        K->mixq(w2, kv_row_at(r, a, hd), (size_t)hd, n - a, hd, outs);
     }
 }
 
@@ -303,21 +314,24 @@ attn_pairs(const attn_job *j, int ith, int lo, int hi)
     gpt_session *s = j->s;
     const gpt_model *m = s->model;
     int d = m->n_embd, hd = d / m->n_head;
-    size_t layer_off = (size_t)j->layer * m->n_ctx * d;
     float scale = 1.0f / sqrtf((float)hd);
     int i, ng;
 
     for (i = lo; i < hi; i += ng) {
         int h = i / j->T, t0 = i % j->T, slot = j->slot[t0], g, k, nmin, start = 0;
         const gpt_kv *kv = gpt_kv_at(s, slot);
-        const float *kc = kv->k + layer_off, *vc = kv->v + layer_off;
-        /* shared prefix: rows [0, nb) from the base (attn_scores, ...) */
-        int nb = kv->base ? kv->n_base : 0;
-        const float *bkc = kv->base ? kv->base->k + layer_off : kc;
-        const float *bvc = kv->base ? kv->base->v + layer_off : vc;
+        /* this head's keys and values; shared prefix: rows [0, nb) from
+         * the base */
+        kv_rows kr = {NULL, kv->k + gpt_kv_row(kv, m, j->layer, h, kv->org), 0, kv->org};
+        kv_rows vr = {NULL, kv->v + gpt_kv_row(kv, m, j->layer, h, kv->org), 0, kv->org};
         const float *w[GPT_MIX_Q];
         float *outs[GPT_MIX_Q];
 
+        if (kv->base) {
+            kr.b = kv->base->k + gpt_kv_row(kv->base, m, j->layer, h, 0);
+            vr.b = kv->base->v + gpt_kv_row(kv->base, m, j->layer, h, 0);
+            kr.nb = vr.nb = kv->n_base;
+        }
         /* up to GPT_MIX_Q consecutive tokens of this head and sequence:
          * their weighted sums of value rows share each row's loads */
         for (ng = 1; ng < GPT_MIX_Q && i + ng < hi && t0 + ng < j->T &&
@@ -331,8 +345,7 @@ attn_pairs(const attn_job *j, int ith, int lo, int hi)
             float *out = s->h + (size_t)t * d + h * hd;
             float mx = -INFINITY, sum = 0.0f, inv;
 
-            attn_scores(s->kern, q, bkc + h * hd, kc + h * hd, nb, (size_t)d, p + 1, hd,
-                        scale, sc);
+            attn_scores(s->kern, q, &kr, p + 1, hd, scale, sc);
             for (k = 0; k <= p; k++)
                 if (sc[k] > mx)
                     mx = sc[k];
@@ -352,12 +365,11 @@ attn_pairs(const attn_job *j, int ith, int lo, int hi)
         /* rows [0, nmin) for the whole group, then each query's own rest:
          * every out still takes its rows in order */
         if (ng == GPT_MIX_Q && s->kern->mixq) {
-            attn_mixq(s->kern, w, bvc + h * hd, vc + h * hd, nb, (size_t)d, nmin, hd, outs);
+            attn_mixq(s->kern, w, &vr, nmin, hd, outs);
             start = nmin;
         }
         for (g = 0; g < ng; g++)
-            attn_mix(s->kern, w[g], bvc + h * hd, vc + h * hd, nb, (size_t)d, start,
-                     j->pos[t0 + g] + 1, hd, outs[g]);
+            attn_mix(s->kern, w[g], &vr, start, j->pos[t0 + g] + 1, hd, outs[g]);
     }
 }
 
@@ -392,8 +404,7 @@ qkv_attn_task(void *arg, int ith, int nth)
     const matmul_job *mm = &j->mm;
     gpt_session *s = j->aj.s;
     const gpt_model *m = s->model;
-    int d = m->n_embd, hd = d / m->n_head, h0, h1, part, nparts;
-    size_t off = ((size_t)j->aj.layer * m->n_ctx + j->aj.pos[0]) * d;
+    int d = m->n_embd, hd = d / m->n_head, h0, h1, h, part, nparts;
     gpt_kv *kv = gpt_kv_at(s, j->aj.slot[0]);
 
     gpt_split(m->n_head, 1, ith, nth, &h0, &h1);
@@ -406,8 +417,11 @@ qkv_attn_task(void *arg, int ith, int nth)
         int lo = part * d + h0 * hd, hi = nparts == 1 ? 3 * d : part * d + h1 * hd;
         matmul_rows(mm, lo, hi);   /* the product and its bias (EPI_BIAS) */
     }
-    memcpy(kv->k + off + h0 * hd, mm->y + d + h0 * hd, (size_t)(h1 - h0) * hd * sizeof(float));
-    memcpy(kv->v + off + h0 * hd, mm->y + 2 * d + h0 * hd, (size_t)(h1 - h0) * hd * sizeof(float));
+    for (h = h0; h < h1; h++) {
+        size_t off = gpt_kv_row(kv, m, j->aj.layer, h, j->aj.pos[0]);
+        memcpy(kv->k + off, mm->y + d + h * hd, (size_t)hd * sizeof(float));
+        memcpy(kv->v + off, mm->y + 2 * d + h * hd, (size_t)hd * sizeof(float));
+    }
     attn_pairs(&j->aj, ith, h0, h1);
 }
 
@@ -433,67 +447,6 @@ layernorm(float *out, const float *x, const float *w, const float *b, int n,
         out[i] = (x[i] - mean) * rstd * w[i] + b[i];
 }
 
-/* ------------------------------------------------------------- KV pages */
-
-/* The KV arrays are calloc'd whole (n_ctx rows per layer) and their pages
- * first touched when a row is written: a decode step's 2 x n_layer rows of
- * 3 KiB (124M) fault in ~18 pages, each a trap that costs microseconds,
- * more in a virtual machine (~5-8% of a first decode pass over new
- * positions).  Instead the rows a pass writes, and KV_AHEAD more, are
- * mapped in one madvise(MADV_POPULATE_WRITE) per layer and array (Linux
- * 5.14; elsewhere, or if it fails, pages fault in as before).  Only the
- * rows about to be written are mapped, so a short session's memory stays
- * what it was, plus at most KV_AHEAD rows per layer and array. */
-#define KV_AHEAD 16
-#if defined(__linux__) && !defined(MADV_POPULATE_WRITE)
-#define MADV_POPULATE_WRITE 23
-#endif
-
-static _Atomic int kv_populate_off; /* the kernel lacks it */
-
-static void
-populate_rows(const gpt_model *m, float *a, int lo, int hi)
-{
-#ifdef MADV_POPULATE_WRITE
-    uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
-    int l;
-
-    for (l = 0; l < m->n_layer; l++) {
-        uintptr_t b = (uintptr_t)(a + ((size_t)l * m->n_ctx + lo) * m->n_embd);
-        uintptr_t e = (uintptr_t)(a + ((size_t)l * m->n_ctx + hi) * m->n_embd);
-        b &= ~(pg - 1);   /* the page holding row lo is part of the array */
-        e &= ~(pg - 1);   /* a last partial page faults in as before */
-        if (e > b && madvise((void *)b, e - b, MADV_POPULATE_WRITE) != 0 &&
-            (errno == EINVAL || errno == ENOSYS)) {
-            atomic_store(&kv_populate_off, 1);
-            return;
-        }
-    }
-#else
-    (void)m, (void)a, (void)lo, (void)hi;
-#endif
-}
-
-/* Rows [pos, pos + n) of kv are about to be written: maps the pages of
- * those not mapped yet, and of KV_AHEAD rows more. */
-static void
-kv_populate(const gpt_model *m, gpt_kv *kv, int pos, int n)
-{
-    int lo, hi;
-
-    if (kv->pop_k != kv->k) {   /* other arrays: nothing known */
-        kv->pop_k = kv->k;
-        kv->pop_hi = 0;
-    }
-    if (pos + n <= kv->pop_hi || atomic_load_explicit(&kv_populate_off, memory_order_relaxed))
-        return;
-    lo = pos > kv->pop_hi ? pos : kv->pop_hi;
-    hi = pos + n + KV_AHEAD < m->n_ctx ? pos + n + KV_AHEAD : m->n_ctx;
-    populate_rows(m, kv->k, lo, hi);
-    populate_rows(m, kv->v, lo, hi);
-    kv->pop_hi = hi;
-}
-
 /* ---------------------------------------------------------------- forward */
 
 static gpt_status
@@ -502,8 +455,9 @@ forward(gpt_session *s, const int32_t *ids, int T, const int *slot,
         gpt_error *err)
 {
     const gpt_model *m = s->model;
-    int d = m->n_embd, l, t;
+    int d = m->n_embd, hd = d / m->n_head, l, t, h;
     float *row = s->h; /* scratch for embedding rows */
+    gpt_status st;
 
     if (T < 1 || T > GPT_CHUNK)
         return gpt_set_error(err, GPT_ERR_INTERNAL,
@@ -523,7 +477,9 @@ forward(gpt_session *s, const int32_t *ids, int T, const int *slot,
         /* the rows from pos[t] on are written below, into k and v */
         if (kv->n_base > pos[t])
             kv->n_base = pos[t];
-        kv_populate(m, kv, pos[t], T - t); /* at most T - t rows from here */
+        st = gpt_kv_reserve(m, kv, pos[t], pos[t] + 1, err);
+        if (st != GPT_OK)
+            return st;
     }
 
     for (t = 0; t < T; t++) {
@@ -563,10 +519,12 @@ forward(gpt_session *s, const int32_t *ids, int T, const int *slot,
             matmul(s, &L->qkv, s->h, T, s->qkv, L->qkv.rows, L->qkv_b, EPI_BIAS, NULL);
             for (t = 0; t < T; t++) {
                 const float *qkv = s->qkv + (size_t)t * 3 * d;
-                size_t off = ((size_t)l * m->n_ctx + pos[t]) * d;
                 gpt_kv *kv = gpt_kv_at(s, slot[t]);
-                memcpy(kv->k + off, qkv + d, (size_t)d * sizeof(float));
-                memcpy(kv->v + off, qkv + 2 * d, (size_t)d * sizeof(float));
+                for (h = 0; h < m->n_head; h++) {
+                    size_t off = gpt_kv_row(kv, m, l, h, pos[t]);
+                    memcpy(kv->k + off, qkv + d + h * hd, (size_t)hd * sizeof(float));
+                    memcpy(kv->v + off, qkv + 2 * d + h * hd, (size_t)hd * sizeof(float));
+                }
             }
             gpt_pool_run(s->pool, attn_task, &aj);
         }

@@ -31,5 +31,8 @@ void *gpt_realloc(void *p, size_t n);
  * (1 = the next one); 0 turns it off.  Returns the number of allocations made
  * since the last call. */
 uint64_t gpt_alloc_fail_after(uint64_t nth);
+/* Counts an allocation; 1 when it is the one to fail (for allocators
+ * outside error.c, such as gpt_alloc_mapped). */
+int gpt_alloc_should_fail(void);
 
 #endif

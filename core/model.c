@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "mapping.h"
 #include "model.h"
 
 #define MAX_CTX (1 << 20)
@@ -38,51 +39,6 @@ dup_str(const char *s, size_t n)
         memcpy(p, s, n);
         p[n] = '\0';
     }
-    return p;
-}
-
-/*
- * Maps fd at an address that is a multiple of 2 MiB, and asks for huge
- * pages.  Why: the weights are read by every new process (a PostgreSQL
- * backend, a sqlite3 shell), and each 4 KiB page costs a fault on first
- * touch, about 2 us on a virtual machine: 70 ms for a 124M Q8_0 file.  When
- * the page cache holds the file in 2 MiB folios, a mapping whose address
- * and file offset agree modulo 2 MiB gets them mapped a whole folio per
- * fault (128 MiB in about 2 ms); MADV_HUGEPAGE makes the first read of the
- * file (readahead through this mapping) allocate such folios.  Both are
- * hints: where the kernel has no huge pages for files, this is a plain
- * mapping.
- */
-#define HUGE_ALIGN ((size_t)2 << 20)
-
-void *
-gpt_map_aligned(int fd, size_t size)
-{
-    size_t page = (size_t)sysconf(_SC_PAGESIZE), len, head, tail;
-    char *res, *p;
-
-    if (size < HUGE_ALIGN)
-        return mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
-    /* reserve size + 2 MiB of address space, map the file at its first
-     * 2 MiB boundary, give the rest back */
-    len = size + HUGE_ALIGN;
-    res = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (res == MAP_FAILED)
-        return mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
-    p = (char *)(((uintptr_t)res + HUGE_ALIGN - 1) & ~(uintptr_t)(HUGE_ALIGN - 1));
-    if (mmap(p, size, PROT_READ, MAP_SHARED | MAP_FIXED, fd, 0) == MAP_FAILED) {
-        munmap(res, len);
-        return MAP_FAILED;
-    }
-    head = (size_t)(p - res);
-    tail = (head + size + page - 1) & ~(page - 1);
-    if (head)
-        munmap(res, head);
-    if (tail < len)
-        munmap(res + tail, len - tail);
-#ifdef MADV_HUGEPAGE
-    (void)madvise(p, size, MADV_HUGEPAGE);
-#endif
     return p;
 }
 

@@ -58,9 +58,4 @@ struct gpt_model {
     char tensor_types[128];
 };
 
-/* Maps size bytes of fd read-only and shared at a 2 MiB boundary, asking
- * for huge pages (model.c says why); MAP_FAILED on failure.  Exposed for
- * bench/maptouch.c, which times a new process mapping a model this way. */
-void *gpt_map_aligned(int fd, size_t size);
-
 #endif

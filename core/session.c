@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "mapping.h"
 #include "session.h"
 
 /* --------------------------------------------------------------- sessions */
@@ -56,19 +57,32 @@ gpt_session_new(gpt_model *m, gpt_session **out, gpt_error *err)
     s->kern = gpt_kernels_get();
     s->n_threads = gpt_default_threads();
     s->prefix_reuse = 1;
-    s->x = gpt_calloc(GPT_CHUNK * d, sizeof(float));
-    s->h = gpt_calloc(GPT_CHUNK * d, sizeof(float));
-    s->qkv = gpt_calloc(GPT_CHUNK * 3 * d, sizeof(float));
-    s->ff = gpt_calloc(GPT_CHUNK * ffw, sizeof(float));
-    s->logits = gpt_calloc((size_t)m->n_vocab, sizeof(float));
-    if (has_q8_0(m))
-        s->xq = gpt_malloc(GPT_CHUNK * gpt_q8x_stride((int)ffw));
-    if (!s->x || !s->h || !s->qkv || !s->ff || !s->logits ||
-        (!s->xq && has_q8_0(m))) {
-        gpt_session_free(s);
-        return gpt_set_error(err, GPT_ERR_NOMEM,
-                             "out of memory allocating a session");
+    /* the scratch buffers in one region, mapped up front (mapping.c:
+     * a new connection's first call would take a trap per page) */
+#define ROUND64(n) (((n) + 63) & ~(size_t)63)
+    {
+        size_t act = ROUND64(GPT_CHUNK * d * sizeof(float));   /* x, h */
+        size_t o_h = act, o_qkv = 2 * act;
+        size_t o_ff = o_qkv + ROUND64(GPT_CHUNK * 3 * d * sizeof(float));
+        size_t o_logits = o_ff + ROUND64(GPT_CHUNK * ffw * sizeof(float));
+        size_t o_xq = o_logits + ROUND64((size_t)m->n_vocab * sizeof(float));
+        char *base;
+
+        s->scratch_bytes = o_xq + (has_q8_0(m) ? GPT_CHUNK * gpt_q8x_stride((int)ffw) : 0);
+        s->scratch = base = gpt_alloc_mapped(s->scratch_bytes);
+        if (!base) {
+            gpt_session_free(s);
+            return gpt_set_error(err, GPT_ERR_NOMEM,
+                                 "out of memory allocating a session");
+        }
+        s->x = (float *)base;
+        s->h = (float *)(base + o_h);
+        s->qkv = (float *)(base + o_qkv);
+        s->ff = (float *)(base + o_ff);
+        s->logits = (float *)(base + o_logits);
+        s->xq = has_q8_0(m) ? (uint8_t *)(base + o_xq) : NULL;
     }
+#undef ROUND64
     if (gpt_session_kv(s, 1, err) != GPT_OK) {
         gpt_session_free(s);
         return GPT_ERR_NOMEM;
@@ -88,13 +102,8 @@ gpt_session_free(gpt_session *s)
     gpt_free(s->sbuf.p);
     gpt_session_unshare(s);
     gpt_session_kv_trim(s, 0);
-    gpt_free(s->x);
-    gpt_free(s->h);
-    gpt_free(s->qkv);
-    gpt_free(s->ff);
-    gpt_free(s->xq);
+    gpt_free_mapped(s->scratch, s->scratch_bytes);
     gpt_free(s->scores);
-    gpt_free(s->logits);
     gpt_free(s->all_logits);
     gpt_model_release(s->model);
     gpt_free(s);
@@ -156,44 +165,69 @@ gpt_session_check_cancel(gpt_session *s)
 gpt_status
 gpt_session_kv(gpt_session *s, int n, gpt_error *err)
 {
-    const gpt_model *m = s->model;
-    size_t size = (size_t)m->n_layer * m->n_ctx * m->n_embd;
-
     for (; s->n_kv < n; s->n_kv++) {
         gpt_kv *kv = &s->kv[s->n_kv];
-        kv->k = gpt_calloc(size, sizeof(float));
-        kv->v = gpt_calloc(size, sizeof(float));
-        kv->ids = gpt_calloc((size_t)m->n_ctx, sizeof(int32_t));
-        kv->n_cached = 0;
-        if (!kv->k || !kv->v || !kv->ids) {
-            gpt_free(kv->k);
-            gpt_free(kv->v);
-            gpt_free(kv->ids);
-            kv->k = kv->v = NULL;
-            kv->ids = NULL;
-            return gpt_set_error(err, GPT_ERR_NOMEM,
-                                 "out of memory allocating a KV cache of %zu "
-                                 "MB",
-                                 size * 8 >> 20);
-        }
+        memset(kv, 0, sizeof *kv);
+        kv->ids = gpt_calloc((size_t)s->model->n_ctx, sizeof(int32_t));
+        if (!kv->ids)
+            return gpt_set_error(err, GPT_ERR_NOMEM, "out of memory");
     }
+    return GPT_OK;
+}
+
+static void
+kv_free(gpt_kv *kv)
+{
+    gpt_free_mapped(kv->k, kv->bytes);
+    gpt_free(kv->ids);
+    memset(kv, 0, sizeof *kv);
+}
+
+gpt_status
+gpt_kv_reserve(const gpt_model *m, gpt_kv *kv, int from, int to, gpt_error *err)
+{
+    size_t per_pos = (size_t)2 * m->n_layer * m->n_embd * sizeof(float), bytes;
+    size_t hd = (size_t)(m->n_embd / m->n_head);
+    int cap = kv->cap > GPT_KV_MIN_CAP ? kv->cap : GPT_KV_MIN_CAP, keep, l, h;
+    gpt_kv grown = *kv;
+
+    if (from < kv->org)
+        kv->org = from; /* it holds no row of its own (n_cached <= from) */
+    if (to - kv->org <= kv->cap)
+        return GPT_OK;
+    while (cap < to - kv->org)
+        cap *= 2;
+    if (cap > m->n_ctx - kv->org)
+        cap = m->n_ctx - kv->org;
+    bytes = per_pos * (size_t)cap;
+    grown.k = gpt_alloc_mapped(bytes);
+    if (!grown.k)
+        return gpt_set_error(err, GPT_ERR_NOMEM,
+                             "out of memory allocating a KV cache of %zu MB",
+                             bytes >> 20);
+    grown.v = grown.k + bytes / sizeof(float) / 2;
+    grown.cap = cap;
+    grown.bytes = bytes;
+    /* the rows it holds, [org, n_cached), block by block (those below
+     * n_base are unused, copied along for simplicity) */
+    keep = kv->n_cached - kv->org;
+    for (l = 0; keep > 0 && l < m->n_layer; l++)
+        for (h = 0; h < m->n_head; h++) {
+            memcpy(grown.k + gpt_kv_row(&grown, m, l, h, kv->org),
+                   kv->k + gpt_kv_row(kv, m, l, h, kv->org), keep * hd * sizeof(float));
+            memcpy(grown.v + gpt_kv_row(&grown, m, l, h, kv->org),
+                   kv->v + gpt_kv_row(kv, m, l, h, kv->org), keep * hd * sizeof(float));
+        }
+    gpt_free_mapped(kv->k, kv->bytes);
+    *kv = grown;
     return GPT_OK;
 }
 
 void
 gpt_session_kv_trim(gpt_session *s, int n)
 {
-    while (s->n_kv > n) {
-        gpt_kv *kv = &s->kv[--s->n_kv];
-        gpt_free(kv->k);
-        gpt_free(kv->v);
-        gpt_free(kv->ids);
-        kv->k = kv->v = NULL;
-        kv->ids = NULL;
-        kv->n_cached = 0;
-        kv->base = NULL;
-        kv->n_base = 0;
-    }
+    while (s->n_kv > n)
+        kv_free(&s->kv[--s->n_kv]);
 }
 
 /* Starts the pool and per-thread scratch lazily (never at load time). */
@@ -235,28 +269,29 @@ typedef struct copy_job {
     int from, to;
 } copy_job;
 
-/* The keys (even blocks) or values (odd) of some layers, split across the
- * pool: most of the cost is first-touch page faults of a fresh cache. */
+/* The keys (even blocks) or values (odd) of some (layer, head) pairs,
+ * split across the pool; d has room for them. */
 static void
 copy_task(void *arg, int ith, int nth)
 {
     copy_job *j = arg;
     const gpt_model *m = j->s->model;
-    size_t e = (size_t)m->n_embd, len = (size_t)(j->to - j->from) * e;
+    size_t len = (size_t)(j->to - j->from) * (m->n_embd / m->n_head) * sizeof(float);
     int lo, hi, b;
 
-    gpt_split(2 * m->n_layer, 1, ith, nth, &lo, &hi);
+    gpt_split(2 * m->n_layer * m->n_head, 1, ith, nth, &lo, &hi);
     for (b = lo; b < hi; b++) {
-        size_t off = ((size_t)(b / 2) * m->n_ctx + j->from) * e;
+        int l = b / 2 / m->n_head, h = b / 2 % m->n_head;
+        size_t od = gpt_kv_row(j->d, m, l, h, j->from), os = gpt_kv_row(j->src, m, l, h, j->from);
         if (b % 2 == 0)
-            memcpy(j->d->k + off, j->src->k + off, len * sizeof(float));
+            memcpy(j->d->k + od, j->src->k + os, len);
         else
-            memcpy(j->d->v + off, j->src->v + off, len * sizeof(float));
+            memcpy(j->d->v + od, j->src->v + os, len);
     }
 }
 
 /* Positions [from, to) of src, which may read some of them from its base,
- * into d's own arrays. */
+ * into d's own arrays (which have room for them). */
 static void
 kv_copy_rows(gpt_session *s, gpt_kv *d, const gpt_kv *src, int from, int to)
 {
@@ -273,9 +308,11 @@ kv_copy_rows(gpt_session *s, gpt_kv *d, const gpt_kv *src, int from, int to)
 }
 
 /* Copies positions [from, to) of kv[src] into kv[dst], whose positions
- * [0, from) already hold the same tokens: per layer one contiguous block of
- * keys and one of values.  kv[dst] holds [0, to) afterwards. */
-static void
+ * [0, from) already hold the same tokens: per layer and head one
+ * contiguous block of keys and one of values.  kv[dst] holds [0, to)
+ * afterwards; without memory for them it keeps [0, from) and this returns
+ * 0. */
+static int
 kv_copy(gpt_session *s, int dst, int src, int from, int to)
 {
     gpt_kv *d = &s->kv[dst];
@@ -284,10 +321,13 @@ kv_copy(gpt_session *s, int dst, int src, int from, int to)
         d->n_cached = from;
     if (d->n_base > from)
         d->n_base = from;
+    if (gpt_kv_reserve(s->model, d, from, to, NULL) != GPT_OK)
+        return 0;
     kv_copy_rows(s, d, &s->kv[src], from, to);
     memcpy(d->ids + from, s->kv[src].ids + from,
            (size_t)(to - from) * sizeof *d->ids);
     d->n_cached = to;
+    return 1;
 }
 
 /* kv reads positions [0, c) from s->pfx from now on (its own k and v there
@@ -299,6 +339,7 @@ kv_rebase(gpt_session *s, gpt_kv *kv, int c)
     kv->base = &s->pfx;
     kv->n_base = c;
     kv->n_cached = c;
+    kv->org = c; /* its own rows start here (none held now) */
 }
 
 int
@@ -332,8 +373,8 @@ gpt_prefix_start(gpt_session *s, int slot, const int32_t *ids, int n,
         kv_rebase(s, &s->kv[slot], sh);
         own = sh;
     }
-    if (copy && src != slot && common > own)
-        kv_copy(s, slot, src, own, common);
+    if (copy && src != slot && common > own && !kv_copy(s, slot, src, own, common))
+        common = own; /* no memory to copy into: evaluate the rest */
     return common;
 }
 
@@ -341,10 +382,7 @@ gpt_status
 gpt_session_share(gpt_session *s, const int32_t *ids, int n, gpt_error *err)
 {
     const gpt_model *m = s->model;
-    size_t size = (size_t)m->n_layer * m->n_ctx * m->n_embd;
     gpt_kv *p = &s->pfx, *k0 = &s->kv[0];
-    float *k = NULL, *v = NULL;
-    int32_t *kids = NULL;
     int have, pos;
     gpt_status st;
 
@@ -354,32 +392,27 @@ gpt_session_share(gpt_session *s, const int32_t *ids, int n, gpt_error *err)
     if ((st = ensure_workers(s, err)) != GPT_OK)
         return st;
     have = common_prefix(k0, ids, n);
-    k = gpt_calloc(size, sizeof(float));
-    v = gpt_calloc(size, sizeof(float));
-    kids = gpt_calloc((size_t)m->n_ctx, sizeof(int32_t));
-    if (!k || !v || !kids) {
-        gpt_free(k);
-        gpt_free(v);
-        gpt_free(kids);
-        return GPT_OK;
-    }
     if (have > 0 && !k0->base) {
-        /* kv[0] holds part of the prefix: it becomes the shared cache (no
-         * copy) and kv[0] starts over with the fresh arrays */
+        /* kv[0] holds part of the prefix (from position 0, org 0): it
+         * becomes the shared cache (no copy) and kv[0] starts over */
+        int32_t *kids = gpt_calloc((size_t)m->n_ctx, sizeof(int32_t));
+        if (!kids || gpt_kv_reserve(m, k0, have, n, NULL) != GPT_OK) {
+            gpt_free(kids);
+            return GPT_OK; /* without memory for it the batch copies */
+        }
         *p = *k0;
         p->n_cached = have;
-        k0->k = k;
-        k0->v = v;
+        memset(k0, 0, sizeof *k0);
         k0->ids = kids;
-        k0->n_cached = 0;
     } else {
-        p->k = k;
-        p->v = v;
-        p->ids = kids;
-        p->n_cached = 0;
+        memset(p, 0, sizeof *p);
+        p->ids = gpt_calloc((size_t)m->n_ctx, sizeof(int32_t));
+        if (!p->ids || gpt_kv_reserve(m, p, 0, n, NULL) != GPT_OK) {
+            gpt_free(p->ids);
+            memset(p, 0, sizeof *p);
+            return GPT_OK;
+        }
     }
-    p->base = NULL;
-    p->n_base = 0;
     for (pos = p->n_cached; pos < n; pos += GPT_CHUNK) {
         int T = n - pos < GPT_CHUNK ? n - pos : GPT_CHUNK;
         st = gpt_forward_seq(s, GPT_KV_SHARED, ids + pos, T, pos, GPT_LOGITS_NONE, err);
@@ -403,28 +436,28 @@ gpt_session_unshare(gpt_session *s)
         gpt_kv *kv = &s->kv[j];
         if (!kv->base)
             continue;
-        if (j == 0 && kv->n_cached > 0) {
+        if (j == 0 && kv->n_cached > 0 &&
+            gpt_kv_reserve(s->model, p, kv->n_base, kv->n_cached, NULL) == GPT_OK) {
             /* nobody reads s->pfx any more: kv[0]'s own rows
-             * [n_base, n_cached) go there and the arrays swap, so only
-             * those rows are copied, not the shared prefix */
-            float *t;
+             * [n_base, n_cached) go there and the two swap, so only those
+             * rows are copied, not the shared prefix */
+            gpt_kv t = *kv;
             copy_job c = {s, p, kv, kv->n_base, kv->n_cached};
             if (kv->n_cached > kv->n_base)
                 gpt_pool_run(s->pool, copy_task, &c);
-            t = kv->k;
-            kv->k = p->k;
-            p->k = t;
-            t = kv->v;
-            kv->v = p->v;
-            p->v = t;
+            memcpy(p->ids + kv->n_base, kv->ids + kv->n_base,
+                   (size_t)(kv->n_cached - kv->n_base) * sizeof *kv->ids);
+            p->n_cached = kv->n_cached;
+            *kv = *p;
+            *p = t;
         } else {
-            kv->n_cached = 0;
+            kv->n_cached = 0; /* (also when there is no memory to keep it) */
+            kv->org = 0;
         }
         kv->base = NULL;
         kv->n_base = 0;
     }
-    gpt_free(p->k);
-    gpt_free(p->v);
+    gpt_free_mapped(p->k, p->bytes);
     gpt_free(p->ids);
     memset(p, 0, sizeof *p);
 }

@@ -31,33 +31,50 @@ typedef struct gpt_gen_state {
     size_t step_cap;
 } gpt_gen_state;
 
-/* One sequence's KV cache: [n_layer][n_ctx][n_embd] keys and values;
- * positions [0, n_cached) hold those of ids[0, n_cached).  Calloc'd, so
- * pages never touched cost nothing.
+/* One sequence's KV cache.  Keys and values are head-major,
+ * k[n_layer][n_head][cap][head_dim] (v alike), so that attention reads one
+ * head's cached rows as one contiguous block; the arrays hold positions
+ * [org, org + cap), and gpt_kv_row finds a row.  Positions [0, n_cached)
+ * hold those of ids[0, n_cached) (ids has room for n_ctx).  k and v are
+ * halves of one gpt_alloc_mapped region of bytes bytes, mapped whole when
+ * allocated (a fresh page's first-touch trap is what a new connection's
+ * first call would pay for the cache); cap grows by doubling from
+ * GPT_KV_MIN_CAP up to n_ctx (gpt_kv_reserve), so memory follows the
+ * longest sequence the cache has held, within a factor of 2.
  *
  * Shared prefix: with base set, the keys and values of positions
  * [0, n_base) are read from base (which holds the same ids there) and only
  * positions [n_base, n_cached) from k and v; k and v are never touched
- * below n_base.  n_base <= n_cached, and ids[0, n_cached) are always the
+ * below n_base, and start there (org = n_base when the cache is pointed at
+ * its base, so a batch's caches hold no copy of the prefix, not even
+ * unused room).  org <= n_base <= n_cached, and ids[0, n_cached) are always the
  * cache's own.  The slots of a batch share their common prompt prefix this
- * way instead of each copying it (a copy into a fresh cache is mostly
- * first-touch page faults).  The only base is the session's shared prefix
- * cache s->pfx, which is immutable while anything points at it: it is
- * filled before any cache uses it and freed at the end of the batch, after
- * kv[0] (the only cache kept) has been made self-contained
+ * way instead of each copying it.  The only base is the session's shared
+ * prefix cache s->pfx, which is immutable while anything points at it: it
+ * is filled before any cache uses it and freed at the end of the batch,
+ * after kv[0] (the only cache kept) has been made self-contained
  * (gpt_session_unshare).  Outside gpt_generate_batch no cache has a base. */
 typedef struct gpt_kv {
-    float *k, *v;
+    float *k, *v;               /* NULL while cap is 0 */
+    int org, cap;
+    size_t bytes;
     int32_t *ids;
     int n_cached;
     const struct gpt_kv *base;
     int n_base;
-    /* rows [.., pop_hi) of the arrays at pop_k have their pages mapped
-     * (forward.c, kv_populate; a hint only: arrays that move elsewhere
-     * take pop_k with them, and fresh ones start over) */
-    const float *pop_k;
-    int pop_hi;
 } gpt_kv;
+
+#define GPT_KV_MIN_CAP 64
+
+/* Offset in kv->k or kv->v of the row of (layer, head, position pos),
+ * org <= pos < org + cap: head_dim floats, the next position's row right
+ * after it. */
+static inline size_t
+gpt_kv_row(const gpt_kv *kv, const gpt_model *m, int layer, int head, int pos)
+{
+    return (((size_t)layer * m->n_head + head) * kv->cap + (pos - kv->org)) *
+           (size_t)(m->n_embd / m->n_head);
+}
 
 #define GPT_MAX_BATCH 16 /* sequences decoded together (<= GPT_CHUNK) */
 /* The slot number of s->pfx in gpt_forward (to fill it). */
@@ -80,7 +97,10 @@ struct gpt_session {
      * NULL when there is none.  Only ever appended to while it exists. */
     gpt_kv pfx;
 
-    /* scratch for up to GPT_CHUNK tokens */
+    /* scratch for up to GPT_CHUNK tokens, all in one gpt_alloc_mapped
+     * region (x, h, qkv, ff, logits and xq point into it) */
+    void *scratch;
+    size_t scratch_bytes;
     float *x;        /* [CHUNK][n_embd] residual stream */
     float *h;        /* [CHUNK][n_embd] normed input / attention output */
     float *qkv;      /* [CHUNK][3*n_embd] */
@@ -154,8 +174,14 @@ gpt_status gpt_prompt_ids(gpt_session *s, const char *text, size_t len,
                           int32_t **ids, size_t *n, gpt_error *err);
 void gpt_gen_state_free(gpt_gen_state *g);
 
-/* Allocates kv[0..n) if not yet done. */
+/* Allocates kv[0..n) if not yet done (their ids; keys and values come
+ * with gpt_kv_reserve). */
 gpt_status gpt_session_kv(gpt_session *s, int n, gpt_error *err);
+/* Makes room in kv's own arrays for positions [from, to) (to <= n_ctx),
+ * which are about to be written: n_cached <= from.  Keeps the rows it
+ * holds; GPT_ERR_NOMEM (and kv unchanged) without memory for them. */
+gpt_status gpt_kv_reserve(const gpt_model *m, gpt_kv *kv, int from, int to,
+                          gpt_error *err);
 /* Frees kv[n..) (n >= 1). */
 void gpt_session_kv_trim(gpt_session *s, int n);
 

@@ -229,7 +229,7 @@ cv_write_file(const cv_options *o, gguf_writer *w, const cv_tensor *plan,
                            tmp, strerror(errno));
     /* drop the written (clean, 4 KiB) pages from the page cache: the first
      * gpt_model_open then reads the file back in 2 MiB folios, which every
-     * new process maps in a few faults (gpt_map_aligned in core/model.c) */
+     * new process maps in a few faults (gpt_map_aligned in core/mapping.c) */
     if (st == GPT_OK)
         (void)posix_fadvise(fileno(fp), 0, 0, POSIX_FADV_DONTNEED);
     if (fclose(fp) != 0 && st == GPT_OK)

@@ -882,16 +882,20 @@ cancel_now_cb(void *arg)
 static int
 kv_equal(gpt_session *s, int slot, gpt_session *t, int n)
 {
+    const gpt_model *m = s->model;
     const gpt_kv *a = &s->kv[slot], *b = &t->kv[0];
-    int d = s->model->n_embd, l;
+    size_t len = (size_t)n * (m->n_embd / m->n_head) * sizeof(float);
+    int l, h;
 
-    if (a->n_cached < n || b->n_cached < n || memcmp(a->ids, b->ids, (size_t)n * sizeof *a->ids))
+    if (a->n_cached < n || b->n_cached < n || a->base || b->base || a->org || b->org ||
+        memcmp(a->ids, b->ids, (size_t)n * sizeof *a->ids))
         return 0;
-    for (l = 0; l < s->model->n_layer; l++) {
-        size_t off = (size_t)l * s->model->n_ctx * d, len = (size_t)n * d * sizeof(float);
-        if (memcmp(a->k + off, b->k + off, len) || memcmp(a->v + off, b->v + off, len))
-            return 0;
-    }
+    for (l = 0; l < m->n_layer; l++)
+        for (h = 0; h < m->n_head; h++) {
+            size_t oa = gpt_kv_row(a, m, l, h, 0), ob = gpt_kv_row(b, m, l, h, 0);
+            if (memcmp(a->k + oa, b->k + ob, len) || memcmp(a->v + oa, b->v + ob, len))
+                return 0;
+        }
     return 1;
 }
 
