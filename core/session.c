@@ -195,8 +195,8 @@ gpt_kv_reserve(const gpt_model *m, gpt_kv *kv, int from, int to, gpt_error *err)
         kv->org = from; /* it holds no row of its own (n_cached <= from) */
     if (to - kv->org <= kv->cap)
         return GPT_OK;
-    while (cap < to - kv->org)
-        cap *= 2;
+    while (cap < to - kv->org)  /* x1.5, in steps of GPT_KV_MIN_CAP */
+        cap = (cap + cap / 2 + GPT_KV_MIN_CAP - 1) / GPT_KV_MIN_CAP * GPT_KV_MIN_CAP;
     if (cap > m->n_ctx - kv->org)
         cap = m->n_ctx - kv->org;
     bytes = per_pos * (size_t)cap;

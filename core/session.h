@@ -38,9 +38,11 @@ typedef struct gpt_gen_state {
  * hold those of ids[0, n_cached) (ids has room for n_ctx).  k and v are
  * halves of one gpt_alloc_mapped region of bytes bytes, mapped whole when
  * allocated (a fresh page's first-touch trap is what a new connection's
- * first call would pay for the cache); cap grows by doubling from
- * GPT_KV_MIN_CAP up to n_ctx (gpt_kv_reserve), so memory follows the
- * longest sequence the cache has held, within a factor of 2.
+ * first call would pay for the cache); cap grows by half (rounded up to
+ * a multiple of GPT_KV_MIN_CAP) from GPT_KV_MIN_CAP up to n_ctx
+ * (gpt_kv_reserve), so memory follows the longest sequence the cache has
+ * held, within a factor of 1.5, and the rows copied by all the growing
+ * add up to less than twice the final size.
  *
  * Shared prefix: with base set, the keys and values of positions
  * [0, n_base) are read from base (which holds the same ids there) and only

@@ -1101,7 +1101,7 @@ cancel_polls_cb(void *arg)
 static void
 test_share_batch(void)
 {
-    enum { NP = 24, NSET = 5 };
+    enum { NP = 24, NSET = 6 };
     /* the shared prefix crosses a chunk edge (64 tokens) */
     char *pre = words(0, 70), *other = words(500, 40), *tail[NP];
     char *sets[NSET][NP];
@@ -1154,6 +1154,20 @@ test_share_batch(void)
         sets[4][i] = malloc(strlen(pre) + strlen(tail[i + 3]) + 1);
         strcpy(sets[4][i], pre);
         strcat(sets[4][i], tail[i + 3]);
+    }
+
+    /* 5: a short shared prefix and long tails: each slot's own rows (from
+     * the prefix's end, gpt_kv.org) outgrow the first room of 64
+     * positions, so its cache grows while it reads the prefix from the
+     * shared one */
+    np[5] = 3;
+    for (i = 0; i < np[5]; i++) {
+        char *p6 = words(0, 6), *t = words(3000 + 100 * i, 66 + i);
+        sets[5][i] = malloc(strlen(p6) + strlen(t) + 1);
+        strcpy(sets[5][i], p6);
+        strcat(sets[5][i], t);
+        free(p6);
+        free(t);
     }
 
     /* the default kernels with 1 and 2 threads, then the generic ones
