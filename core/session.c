@@ -472,12 +472,18 @@ gpt_status
 gpt_prefill(gpt_session *s, int slot, const int32_t *ids, int n,
             gpt_error *err)
 {
-    int pos;
+    int pos, start;
+    gpt_kv *kv = gpt_kv_at(s, slot);
     gpt_status st;
 
     if ((st = ensure_workers(s, err)) != GPT_OK)
         return st;
-    for (pos = gpt_prefix_start(s, slot, ids, n, 1); pos < n; pos += GPT_CHUNK) {
+    /* room for the whole prompt at once rather than growing on the way */
+    start = gpt_prefix_start(s, slot, ids, n, 1);
+    if (start < n && start >= kv->org &&
+        (st = gpt_kv_reserve(s->model, kv, start, n, err)) != GPT_OK)
+        return st;
+    for (pos = start; pos < n; pos += GPT_CHUNK) {
         int T = n - pos < GPT_CHUNK ? n - pos : GPT_CHUNK;
         st = gpt_forward_seq(s, slot, ids + pos, T, pos,
                              pos + T == n ? GPT_LOGITS_LAST : GPT_LOGITS_NONE,
