@@ -212,64 +212,50 @@ matmul(gpt_session *s, const gpt_matrix *W, const float *x, int T, float *y,
 
 /* -------------------------------------------------------------- attention */
 
-/* The cached rows of one (layer, head): hd floats per position, one
- * after the other (session.h).  Shared prefix: rows [0, nb) come from the
- * cache's base (b, whose arrays start at position 0) and rows from nb on
- * from its own arrays (own, which start at position org <= nb).  Scores
- * are per row, and a mix is a sequence of fmas over rows in order, so
- * splitting a call at nb and going on with the same accumulators gives the
- * bits of one call over one array. */
+/* The cached key or value rows of one (layer, head) (session.h): hd
+ * floats per position, contiguous within a chunk.  Shared prefix: rows
+ * [0, nb) come from the cache's base, rows from nb on from its own chunks.
+ * Scores are per row, and a mix is a sequence of fmas over rows in order,
+ * so splitting a call into runs of contiguous rows (at chunk edges and at
+ * nb) and going on with the same accumulators gives the bits of one call
+ * over one array. */
 typedef struct kv_rows {
-    const float *b, *own;
-    int nb, org;
+    const gpt_model *m;
+    const gpt_kv *kv;
+    int v, layer, head;
 } kv_rows;
 
-/* row k, from whichever array holds it */
+/* Row k and how many rows from it, up to `to`, lie contiguous after it. */
 static const float *
-kv_row_at(const kv_rows *r, int k, int hd)
+kv_run(const kv_rows *r, int k, int to, int *n)
 {
-    return k < r->nb ? r->b + (size_t)k * hd : r->own + (size_t)(k - r->org) * hd;
+    const gpt_kv *kv = r->kv;
+    int end = (k / GPT_KV_CHUNK + 1) * GPT_KV_CHUNK;
+
+    if (kv->base && k < kv->n_base) {
+        if (end > kv->n_base)
+            end = kv->n_base;
+        kv = kv->base;
+    }
+    *n = (end < to ? end : to) - k;
+    return gpt_kv_row(kv, r->m, r->v, r->layer, r->head, k);
 }
 
-static void
-scores_range(const gpt_kernels *K, const float *q, const kv_rows *r,
-             int from, int to, int hd, float scale, float *sc)
-{
-    int k;
-
-    if (to <= from)
-        return;
-    if (K->scores)
-        K->scores(q, kv_row_at(r, from, hd), (size_t)hd, to - from, hd, scale, sc + from);
-    else
-        for (k = from; k < to; k++)
-            sc[k] = K->dot(q, kv_row_at(r, k, hd), hd) * scale;
-}
-
-/* sc[0, n) for rows [0, n) */
+/* sc[k] for rows k in [0, n) */
 static void
 attn_scores(const gpt_kernels *K, const float *q, const kv_rows *r, int n,
             int hd, float scale, float *sc)
 {
-    int a = r->nb < n ? r->nb : n;
+    int k, i, run;
 
-    scores_range(K, q, r, 0, a, hd, scale, sc);
-    scores_range(K, q, r, a, n, hd, scale, sc);
-}
-
-static void
-mix_range(const gpt_kernels *K, const float *w, const kv_rows *r, int from,
-          int to, int hd, float *out)
-{
-    int k;
-
-    if (to <= from)
-        return;
-    if (K->mix)
-        K->mix(w + from, kv_row_at(r, from, hd), (size_t)hd, to - from, hd, out);
-    else
-        for (k = from; k < to; k++)
-            K->axpy(w[k], kv_row_at(r, k, hd), out, hd);
+    for (k = 0; k < n; k += run) {
+        const float *rows = kv_run(r, k, n, &run);
+        if (K->scores)
+            K->scores(q, rows, (size_t)hd, run, hd, scale, sc + k);
+        else
+            for (i = 0; i < run; i++)
+                sc[k + i] = K->dot(q, rows + (size_t)i * hd, hd) * scale;
+    }
 }
 
 /* out += w[k] * row k for rows [from, to), in order */
@@ -277,10 +263,16 @@ static void
 attn_mix(const gpt_kernels *K, const float *w, const kv_rows *r, int from,
          int to, int hd, float *out)
 {
-    int a = r->nb < from ? from : r->nb > to ? to : r->nb;
+    int k, i, run;
 
-    mix_range(K, w, r, from, a, hd, out);
-    mix_range(K, w, r, a, to, hd, out);
+    for (k = from; k < to; k += run) {
+        const float *rows = kv_run(r, k, to, &run);
+        if (K->mix)
+            K->mix(w + k, rows, (size_t)hd, run, hd, out);
+        else
+            for (i = 0; i < run; i++)
+                K->axpy(w[k + i], rows + (size_t)i * hd, out, hd);
+    }
 }
 
 /* K->mixq over rows [0, n) */
@@ -288,15 +280,14 @@ static void
 attn_mixq(const gpt_kernels *K, const float *const *w, const kv_rows *r,
           int n, int hd, float *const *outs)
 {
-    int a = r->nb < n ? r->nb : n, g;
     const float *w2[GPT_MIX_Q];
+    int k, g, run;
 
-    if (a > 0)
-        K->mixq(w, kv_row_at(r, 0, hd), (size_t)hd, a, hd, outs);
-    if (n > a) {
+    for (k = 0; k < n; k += run) {
+        const float *rows = kv_run(r, k, n, &run);
         for (g = 0; g < GPT_MIX_Q; g++)
-            w2[g] = w[g] + a;
-        K->mixq(w2, kv_row_at(r, a, hd), (size_t)hd, n - a, hd, outs);
+            w2[g] = w[g] + k;
+        K->mixq(w2, rows, (size_t)hd, run, hd, outs);
     }
 }
 
@@ -320,18 +311,11 @@ attn_pairs(const attn_job *j, int ith, int lo, int hi)
     for (i = lo; i < hi; i += ng) {
         int h = i / j->T, t0 = i % j->T, slot = j->slot[t0], g, k, nmin, start = 0;
         const gpt_kv *kv = gpt_kv_at(s, slot);
-        /* this head's keys and values; shared prefix: rows [0, nb) from
-         * the base */
-        kv_rows kr = {NULL, kv->k + gpt_kv_row(kv, m, j->layer, h, kv->org), 0, kv->org};
-        kv_rows vr = {NULL, kv->v + gpt_kv_row(kv, m, j->layer, h, kv->org), 0, kv->org};
+        /* this head's keys and values */
+        kv_rows kr = {m, kv, 0, j->layer, h}, vr = {m, kv, 1, j->layer, h};
         const float *w[GPT_MIX_Q];
         float *outs[GPT_MIX_Q];
 
-        if (kv->base) {
-            kr.b = kv->base->k + gpt_kv_row(kv->base, m, j->layer, h, 0);
-            vr.b = kv->base->v + gpt_kv_row(kv->base, m, j->layer, h, 0);
-            kr.nb = vr.nb = kv->n_base;
-        }
         /* up to GPT_MIX_Q consecutive tokens of this head and sequence:
          * their weighted sums of value rows share each row's loads */
         for (ng = 1; ng < GPT_MIX_Q && i + ng < hi && t0 + ng < j->T &&
@@ -418,9 +402,10 @@ qkv_attn_task(void *arg, int ith, int nth)
         matmul_rows(mm, lo, hi);   /* the product and its bias (EPI_BIAS) */
     }
     for (h = h0; h < h1; h++) {
-        size_t off = gpt_kv_row(kv, m, j->aj.layer, h, j->aj.pos[0]);
-        memcpy(kv->k + off, mm->y + d + h * hd, (size_t)hd * sizeof(float));
-        memcpy(kv->v + off, mm->y + 2 * d + h * hd, (size_t)hd * sizeof(float));
+        memcpy(gpt_kv_row(kv, m, 0, j->aj.layer, h, j->aj.pos[0]), mm->y + d + h * hd,
+               (size_t)hd * sizeof(float));
+        memcpy(gpt_kv_row(kv, m, 1, j->aj.layer, h, j->aj.pos[0]), mm->y + 2 * d + h * hd,
+               (size_t)hd * sizeof(float));
     }
     attn_pairs(&j->aj, ith, h0, h1);
 }
@@ -465,7 +450,7 @@ forward(gpt_session *s, const int32_t *ids, int T, const int *slot,
     for (t = 0; t < T; t++) {
         gpt_kv *kv;
         if (slot[t] < 0 ||
-            (slot[t] >= s->n_kv && !(slot[t] == GPT_KV_SHARED && s->pfx.k)) ||
+            (slot[t] >= s->n_kv && !(slot[t] == GPT_KV_SHARED && s->pfx.chunk)) ||
             pos[t] < 0 || pos[t] >= m->n_ctx)
             return gpt_set_error(err, GPT_ERR_INTERNAL,
                                  "token at position %d of sequence %d does "
@@ -521,9 +506,10 @@ forward(gpt_session *s, const int32_t *ids, int T, const int *slot,
                 const float *qkv = s->qkv + (size_t)t * 3 * d;
                 gpt_kv *kv = gpt_kv_at(s, slot[t]);
                 for (h = 0; h < m->n_head; h++) {
-                    size_t off = gpt_kv_row(kv, m, l, h, pos[t]);
-                    memcpy(kv->k + off, qkv + d + h * hd, (size_t)hd * sizeof(float));
-                    memcpy(kv->v + off, qkv + 2 * d + h * hd, (size_t)hd * sizeof(float));
+                    memcpy(gpt_kv_row(kv, m, 0, l, h, pos[t]), qkv + d + h * hd,
+                           (size_t)hd * sizeof(float));
+                    memcpy(gpt_kv_row(kv, m, 1, l, h, pos[t]), qkv + 2 * d + h * hd,
+                           (size_t)hd * sizeof(float));
                 }
             }
             gpt_pool_run(s->pool, attn_task, &aj);

@@ -162,64 +162,65 @@ gpt_session_check_cancel(gpt_session *s)
     return s->cancel && s->cancel(s->cancel_arg);
 }
 
-gpt_status
-gpt_session_kv(gpt_session *s, int n, gpt_error *err)
+static int
+kv_chunks(const gpt_model *m)
 {
-    for (; s->n_kv < n; s->n_kv++) {
-        gpt_kv *kv = &s->kv[s->n_kv];
-        memset(kv, 0, sizeof *kv);
-        kv->ids = gpt_calloc((size_t)s->model->n_ctx, sizeof(int32_t));
-        if (!kv->ids)
-            return gpt_set_error(err, GPT_ERR_NOMEM, "out of memory");
-    }
-    return GPT_OK;
+    return (m->n_ctx + GPT_KV_CHUNK - 1) / GPT_KV_CHUNK;
+}
+
+static size_t
+kv_chunk_bytes(const gpt_model *m)
+{
+    return (size_t)2 * m->n_layer * GPT_KV_CHUNK * m->n_embd * sizeof(float);
+}
+
+/* A cache holding nothing: its ids and chunk table, no chunk.  0 without
+ * memory for them. */
+static int
+kv_init(const gpt_model *m, gpt_kv *kv)
+{
+    memset(kv, 0, sizeof *kv);
+    kv->ids = gpt_calloc((size_t)m->n_ctx, sizeof(int32_t));
+    kv->chunk = gpt_calloc((size_t)kv_chunks(m), sizeof *kv->chunk);
+    if (kv->ids && kv->chunk)
+        return 1;
+    gpt_free(kv->ids);
+    gpt_free(kv->chunk);
+    memset(kv, 0, sizeof *kv);
+    return 0;
 }
 
 static void
-kv_free(gpt_kv *kv)
+kv_free(const gpt_model *m, gpt_kv *kv)
 {
-    gpt_free_mapped(kv->k, kv->bytes);
+    int c;
+
+    for (c = 0; kv->chunk && c < kv_chunks(m); c++)
+        gpt_free_mapped(kv->chunk[c], kv_chunk_bytes(m));
+    gpt_free(kv->chunk);
     gpt_free(kv->ids);
     memset(kv, 0, sizeof *kv);
 }
 
 gpt_status
+gpt_session_kv(gpt_session *s, int n, gpt_error *err)
+{
+    for (; s->n_kv < n; s->n_kv++)
+        if (!kv_init(s->model, &s->kv[s->n_kv]))
+            return gpt_set_error(err, GPT_ERR_NOMEM, "out of memory");
+    return GPT_OK;
+}
+
+gpt_status
 gpt_kv_reserve(const gpt_model *m, gpt_kv *kv, int from, int to, gpt_error *err)
 {
-    size_t per_pos = (size_t)2 * m->n_layer * m->n_embd * sizeof(float), bytes;
-    size_t hd = (size_t)(m->n_embd / m->n_head);
-    int cap = kv->cap > GPT_KV_MIN_CAP ? kv->cap : GPT_KV_MIN_CAP, keep, l, h;
-    gpt_kv grown = *kv;
+    int c;
 
-    if (from < kv->org)
-        kv->org = from; /* it holds no row of its own (n_cached <= from) */
-    if (to - kv->org <= kv->cap)
-        return GPT_OK;
-    while (cap < to - kv->org)  /* x1.5, in steps of GPT_KV_MIN_CAP */
-        cap = (cap + cap / 2 + GPT_KV_MIN_CAP - 1) / GPT_KV_MIN_CAP * GPT_KV_MIN_CAP;
-    if (cap > m->n_ctx - kv->org)
-        cap = m->n_ctx - kv->org;
-    bytes = per_pos * (size_t)cap;
-    grown.k = gpt_alloc_mapped(bytes);
-    if (!grown.k)
-        return gpt_set_error(err, GPT_ERR_NOMEM,
-                             "out of memory allocating a KV cache of %zu MB",
-                             bytes >> 20);
-    grown.v = grown.k + bytes / sizeof(float) / 2;
-    grown.cap = cap;
-    grown.bytes = bytes;
-    /* the rows it holds, [org, n_cached), block by block (those below
-     * n_base are unused, copied along for simplicity) */
-    keep = kv->n_cached - kv->org;
-    for (l = 0; keep > 0 && l < m->n_layer; l++)
-        for (h = 0; h < m->n_head; h++) {
-            memcpy(grown.k + gpt_kv_row(&grown, m, l, h, kv->org),
-                   kv->k + gpt_kv_row(kv, m, l, h, kv->org), keep * hd * sizeof(float));
-            memcpy(grown.v + gpt_kv_row(&grown, m, l, h, kv->org),
-                   kv->v + gpt_kv_row(kv, m, l, h, kv->org), keep * hd * sizeof(float));
-        }
-    gpt_free_mapped(kv->k, kv->bytes);
-    *kv = grown;
+    for (c = from / GPT_KV_CHUNK; from < to && c <= (to - 1) / GPT_KV_CHUNK; c++)
+        if (!kv->chunk[c] && !(kv->chunk[c] = gpt_alloc_mapped(kv_chunk_bytes(m))))
+            return gpt_set_error(err, GPT_ERR_NOMEM,
+                                 "out of memory allocating %zu MB of KV cache",
+                                 (kv_chunk_bytes(m) + (1 << 20) - 1) >> 20);
     return GPT_OK;
 }
 
@@ -227,7 +228,7 @@ void
 gpt_session_kv_trim(gpt_session *s, int n)
 {
     while (s->n_kv > n)
-        kv_free(&s->kv[--s->n_kv]);
+        kv_free(s->model, &s->kv[--s->n_kv]);
 }
 
 /* Starts the pool and per-thread scratch lazily (never at load time). */
@@ -270,28 +271,31 @@ typedef struct copy_job {
 } copy_job;
 
 /* The keys (even blocks) or values (odd) of some (layer, head) pairs,
- * split across the pool; d has room for them. */
+ * split across the pool, a chunk's run of rows at a time (both caches
+ * chunk positions alike); d's chunks are allocated. */
 static void
 copy_task(void *arg, int ith, int nth)
 {
     copy_job *j = arg;
     const gpt_model *m = j->s->model;
-    size_t len = (size_t)(j->to - j->from) * (m->n_embd / m->n_head) * sizeof(float);
-    int lo, hi, b;
+    size_t hd = (size_t)(m->n_embd / m->n_head);
+    int lo, hi, b, k, n;
 
     gpt_split(2 * m->n_layer * m->n_head, 1, ith, nth, &lo, &hi);
     for (b = lo; b < hi; b++) {
-        int l = b / 2 / m->n_head, h = b / 2 % m->n_head;
-        size_t od = gpt_kv_row(j->d, m, l, h, j->from), os = gpt_kv_row(j->src, m, l, h, j->from);
-        if (b % 2 == 0)
-            memcpy(j->d->k + od, j->src->k + os, len);
-        else
-            memcpy(j->d->v + od, j->src->v + os, len);
+        int v = b % 2, l = b / 2 / m->n_head, h = b / 2 % m->n_head;
+        for (k = j->from; k < j->to; k += n) {
+            n = (k / GPT_KV_CHUNK + 1) * GPT_KV_CHUNK - k;
+            if (n > j->to - k)
+                n = j->to - k;
+            memcpy(gpt_kv_row(j->d, m, v, l, h, k), gpt_kv_row(j->src, m, v, l, h, k),
+                   (size_t)n * hd * sizeof(float));
+        }
     }
 }
 
 /* Positions [from, to) of src, which may read some of them from its base,
- * into d's own arrays (which have room for them). */
+ * into d's own chunks (allocated). */
 static void
 kv_copy_rows(gpt_session *s, gpt_kv *d, const gpt_kv *src, int from, int to)
 {
@@ -308,7 +312,7 @@ kv_copy_rows(gpt_session *s, gpt_kv *d, const gpt_kv *src, int from, int to)
 }
 
 /* Copies positions [from, to) of kv[src] into kv[dst], whose positions
- * [0, from) already hold the same tokens: per layer and head one
+ * [0, from) already hold the same tokens: per layer, head and chunk one
  * contiguous block of keys and one of values.  kv[dst] holds [0, to)
  * afterwards; without memory for them it keeps [0, from) and this returns
  * 0. */
@@ -339,7 +343,6 @@ kv_rebase(gpt_session *s, gpt_kv *kv, int c)
     kv->base = &s->pfx;
     kv->n_base = c;
     kv->n_cached = c;
-    kv->org = c; /* its own rows start here (none held now) */
 }
 
 int
@@ -352,7 +355,7 @@ gpt_prefix_start(gpt_session *s, int slot, const int32_t *ids, int n,
         return 0;
     own = common = common_prefix(&s->kv[slot], ids, n);
     /* the shared prefix of a batch is pointed at, not copied */
-    if (s->pfx.k) {
+    if (s->pfx.chunk) {
         sh = common_prefix(&s->pfx, ids, n);
         if (sh == n)
             sh = n - 1;
@@ -393,25 +396,21 @@ gpt_session_share(gpt_session *s, const int32_t *ids, int n, gpt_error *err)
         return st;
     have = common_prefix(k0, ids, n);
     if (have > 0 && !k0->base) {
-        /* kv[0] holds part of the prefix (from position 0, org 0): it
-         * becomes the shared cache (no copy) and kv[0] starts over */
-        int32_t *kids = gpt_calloc((size_t)m->n_ctx, sizeof(int32_t));
-        if (!kids || gpt_kv_reserve(m, k0, have, n, NULL) != GPT_OK) {
-            gpt_free(kids);
+        /* kv[0] holds part of the prefix: it becomes the shared cache (no
+         * copy) and kv[0] starts over */
+        gpt_kv fresh;
+        if (!kv_init(m, &fresh))
             return GPT_OK; /* without memory for it the batch copies */
+        if (gpt_kv_reserve(m, k0, have, n, NULL) != GPT_OK) {
+            kv_free(m, &fresh);
+            return GPT_OK;
         }
         *p = *k0;
         p->n_cached = have;
-        memset(k0, 0, sizeof *k0);
-        k0->ids = kids;
-    } else {
-        memset(p, 0, sizeof *p);
-        p->ids = gpt_calloc((size_t)m->n_ctx, sizeof(int32_t));
-        if (!p->ids || gpt_kv_reserve(m, p, 0, n, NULL) != GPT_OK) {
-            gpt_free(p->ids);
-            memset(p, 0, sizeof *p);
-            return GPT_OK;
-        }
+        *k0 = fresh;
+    } else if (!kv_init(m, p) || gpt_kv_reserve(m, p, 0, n, NULL) != GPT_OK) {
+        kv_free(m, p);
+        return GPT_OK;
     }
     for (pos = p->n_cached; pos < n; pos += GPT_CHUNK) {
         int T = n - pos < GPT_CHUNK ? n - pos : GPT_CHUNK;
@@ -430,7 +429,7 @@ gpt_session_unshare(gpt_session *s)
     gpt_kv *p = &s->pfx;
     int j;
 
-    if (!p->k)
+    if (!p->chunk)
         return;
     for (j = 0; j < s->n_kv; j++) {
         gpt_kv *kv = &s->kv[j];
@@ -452,14 +451,11 @@ gpt_session_unshare(gpt_session *s)
             *p = t;
         } else {
             kv->n_cached = 0; /* (also when there is no memory to keep it) */
-            kv->org = 0;
         }
         kv->base = NULL;
         kv->n_base = 0;
     }
-    gpt_free_mapped(p->k, p->bytes);
-    gpt_free(p->ids);
-    memset(p, 0, sizeof *p);
+    kv_free(s->model, p);
 }
 
 gpt_status
@@ -480,8 +476,7 @@ gpt_prefill(gpt_session *s, int slot, const int32_t *ids, int n,
         return st;
     /* room for the whole prompt at once rather than growing on the way */
     start = gpt_prefix_start(s, slot, ids, n, 1);
-    if (start < n && start >= kv->org &&
-        (st = gpt_kv_reserve(s->model, kv, start, n, err)) != GPT_OK)
+    if ((st = gpt_kv_reserve(s->model, kv, start, n, err)) != GPT_OK)
         return st;
     for (pos = start; pos < n; pos += GPT_CHUNK) {
         int T = n - pos < GPT_CHUNK ? n - pos : GPT_CHUNK;

@@ -31,51 +31,50 @@ typedef struct gpt_gen_state {
     size_t step_cap;
 } gpt_gen_state;
 
-/* One sequence's KV cache.  Keys and values are head-major,
- * k[n_layer][n_head][cap][head_dim] (v alike), so that attention reads one
- * head's cached rows as one contiguous block; the arrays hold positions
- * [org, org + cap), and gpt_kv_row finds a row.  Positions [0, n_cached)
- * hold those of ids[0, n_cached) (ids has room for n_ctx).  k and v are
- * halves of one gpt_alloc_mapped region of bytes bytes, mapped whole when
- * allocated (a fresh page's first-touch trap is what a new connection's
- * first call would pay for the cache); cap grows by half (rounded up to
- * a multiple of GPT_KV_MIN_CAP) from GPT_KV_MIN_CAP up to n_ctx
- * (gpt_kv_reserve), so memory follows the longest sequence the cache has
- * held, within a factor of 1.5, and the rows copied by all the growing
- * add up to less than twice the final size.
+/* One sequence's KV cache, in chunks of GPT_KV_CHUNK positions: chunk c
+ * holds positions [c * GPT_KV_CHUNK, (c + 1) * GPT_KV_CHUNK) of every
+ * layer, keys then values, each head-major ([layer][head][position]
+ * [head_dim]), so attention reads one head's rows of a chunk as one
+ * contiguous block; gpt_kv_row finds a row.  A chunk is one
+ * gpt_alloc_mapped region, mapped whole when allocated (a fresh page's
+ * first-touch trap is what a new connection's first call would pay), and
+ * allocated when a position in it is first written (gpt_kv_reserve):
+ * memory follows the longest sequence the cache has held, rounded up to a
+ * chunk, and growing never copies.  Positions [0, n_cached) hold those of
+ * ids[0, n_cached) (ids has room for n_ctx).
  *
  * Shared prefix: with base set, the keys and values of positions
  * [0, n_base) are read from base (which holds the same ids there) and only
- * positions [n_base, n_cached) from k and v; k and v are never touched
- * below n_base, and start there (org = n_base when the cache is pointed at
- * its base, so a batch's caches hold no copy of the prefix, not even
- * unused room).  org <= n_base <= n_cached, and ids[0, n_cached) are always the
- * cache's own.  The slots of a batch share their common prompt prefix this
- * way instead of each copying it.  The only base is the session's shared
- * prefix cache s->pfx, which is immutable while anything points at it: it
- * is filled before any cache uses it and freed at the end of the batch,
- * after kv[0] (the only cache kept) has been made self-contained
- * (gpt_session_unshare).  Outside gpt_generate_batch no cache has a base. */
+ * positions [n_base, n_cached) from the cache's own chunks, which are never
+ * touched below n_base (and not even allocated below its chunk).  n_base
+ * <= n_cached, and ids[0, n_cached) are always the cache's own.  The slots
+ * of a batch share their common prompt prefix this way instead of each
+ * copying it.  The only base is the session's shared prefix cache s->pfx,
+ * which is immutable while anything points at it: it is filled before any
+ * cache uses it and freed at the end of the batch, after kv[0] (the only
+ * cache kept) has been made self-contained (gpt_session_unshare).  Outside
+ * gpt_generate_batch no cache has a base. */
 typedef struct gpt_kv {
-    float *k, *v;               /* NULL while cap is 0 */
-    int org, cap;
-    size_t bytes;
+    float **chunk;              /* [n_ctx / GPT_KV_CHUNK, rounded up]; NULL
+                                   where nothing was written yet */
     int32_t *ids;
     int n_cached;
     const struct gpt_kv *base;
     int n_base;
 } gpt_kv;
 
-#define GPT_KV_MIN_CAP 64
+#define GPT_KV_CHUNK 64
 
-/* Offset in kv->k or kv->v of the row of (layer, head, position pos),
- * org <= pos < org + cap: head_dim floats, the next position's row right
- * after it. */
-static inline size_t
-gpt_kv_row(const gpt_kv *kv, const gpt_model *m, int layer, int head, int pos)
+/* The key (v = 0) or value (v = 1) row of (layer, head, position pos), in
+ * an allocated chunk: head_dim floats, the rows of the next positions up to
+ * the chunk's end right after it. */
+static inline float *
+gpt_kv_row(const gpt_kv *kv, const gpt_model *m, int v, int layer, int head, int pos)
 {
-    return (((size_t)layer * m->n_head + head) * kv->cap + (pos - kv->org)) *
-           (size_t)(m->n_embd / m->n_head);
+    size_t hd = (size_t)(m->n_embd / m->n_head);
+    return kv->chunk[pos / GPT_KV_CHUNK] +
+           (size_t)v * m->n_layer * GPT_KV_CHUNK * m->n_embd +
+           (((size_t)layer * m->n_head + head) * GPT_KV_CHUNK + pos % GPT_KV_CHUNK) * hd;
 }
 
 #define GPT_MAX_BATCH 16 /* sequences decoded together (<= GPT_CHUNK) */
@@ -95,7 +94,7 @@ struct gpt_session {
     gpt_kv kv[GPT_MAX_BATCH];
     int n_kv;
     int prefix_reuse;           /* gpt_session_set_prefix_reuse; default 1 */
-    /* The shared prefix of a batch (gpt_kv.base), slot GPT_KV_SHARED: k
+    /* The shared prefix of a batch (gpt_kv.base), slot GPT_KV_SHARED: chunk
      * NULL when there is none.  Only ever appended to while it exists. */
     gpt_kv pfx;
 
@@ -179,9 +178,9 @@ void gpt_gen_state_free(gpt_gen_state *g);
 /* Allocates kv[0..n) if not yet done (their ids; keys and values come
  * with gpt_kv_reserve). */
 gpt_status gpt_session_kv(gpt_session *s, int n, gpt_error *err);
-/* Makes room in kv's own arrays for positions [from, to) (to <= n_ctx),
- * which are about to be written: n_cached <= from.  Keeps the rows it
- * holds; GPT_ERR_NOMEM (and kv unchanged) without memory for them. */
+/* Allocates the chunks of kv that hold positions [from, to) (to <=
+ * n_ctx), which are about to be written; GPT_ERR_NOMEM without memory for
+ * them (kv keeps what it holds). */
 gpt_status gpt_kv_reserve(const gpt_model *m, gpt_kv *kv, int from, int to,
                           gpt_error *err);
 /* Frees kv[n..) (n >= 1). */
