@@ -17,6 +17,7 @@
 
 #include "gguf.h"
 #include "internal.h"
+#include "mapping.h"
 
 #define GGUF_MAGIC 0x46554747u /* "GGUF" read as little-endian u32 */
 #define GGUF_MAX_TENSORS 65536
@@ -638,8 +639,8 @@ gguf_get_string_array(const gguf_file *f, const char *key, const char ***ptrs,
     if (kv->type != GGUF_ARRAY || kv->arr_type != GGUF_STRING)
         return gpt_set_error(err, GPT_ERR_CORRUPT_MODEL,
                              "metadata %s is not an array of strings", key);
-    *ptrs = gpt_malloc((size_t)kv->arr_n * sizeof **ptrs);
-    *lens = gpt_malloc((size_t)kv->arr_n * sizeof **lens);
+    *ptrs = gpt_malloc_whole((size_t)kv->arr_n * sizeof **ptrs);
+    *lens = gpt_malloc_whole((size_t)kv->arr_n * sizeof **lens);
     if (!*ptrs || !*lens) {
         gpt_free(*ptrs);
         gpt_free(*lens);

@@ -16,6 +16,8 @@
  * - Large scratch buffers and KV caches likewise aligned and advised, then
  *   mapped whole by one madvise(MADV_POPULATE_WRITE) (Linux 5.14): 16 MiB
  *   in about 1 ms instead of 50 (12 us x 4096 faults).
+ * - The tables that opening a model builds (the tokenizer's, ~4 MB) are
+ *   malloc'd as usual, then their pages mapped by the same madvise.
  *
  * All of it is a hint: where the kernel lacks huge pages or
  * MADV_POPULATE_WRITE, these are plain mappings that fault in as usual.
@@ -31,6 +33,8 @@
 #if defined(__linux__) && !defined(MADV_POPULATE_WRITE)
 #define MADV_POPULATE_WRITE 23
 #endif
+
+static void populate(void *p, size_t size);
 
 static size_t
 page_round(size_t n)
@@ -107,9 +111,7 @@ gpt_alloc_mapped(size_t size)
         if (p == MAP_FAILED)
             return NULL;
     }
-#ifdef MADV_POPULATE_WRITE
-    (void)madvise(p, page_round(size), MADV_POPULATE_WRITE);
-#endif
+    populate(p, page_round(size));
     return p;
 }
 
@@ -118,4 +120,31 @@ gpt_free_mapped(void *p, size_t size)
 {
     if (p)
         munmap(p, size ? size : 1);
+}
+
+/* Maps the pages of [p, p + size) not mapped yet, those wholly inside it
+ * (its first and last may be shared with other allocations). */
+static void
+populate(void *p, size_t size)
+{
+#ifdef MADV_POPULATE_WRITE
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    uintptr_t b = ((uintptr_t)p + page - 1) & ~(uintptr_t)(page - 1);
+    uintptr_t e = ((uintptr_t)p + size) & ~(uintptr_t)(page - 1);
+
+    if (e > b)
+        (void)madvise((void *)b, e - b, MADV_POPULATE_WRITE);
+#else
+    (void)p, (void)size;
+#endif
+}
+
+void *
+gpt_malloc_whole(size_t size)
+{
+    void *p = gpt_malloc(size);
+
+    if (p && size >= ((size_t)64 << 10))
+        populate(p, size);
+    return p;
 }

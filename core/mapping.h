@@ -19,4 +19,9 @@ void *gpt_map_aligned(int fd, size_t size);
 void *gpt_alloc_mapped(size_t size);
 void gpt_free_mapped(void *p, size_t size);
 
+/* gpt_malloc for a buffer about to be written whole (a table being
+ * built): its pages are mapped in one call rather than one trap each.
+ * Release with gpt_free. */
+void *gpt_malloc_whole(size_t size);
+
 #endif

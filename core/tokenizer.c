@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "mapping.h"
 #include "tokenizer.h"
 #include "unicode_tables.h"
 #include "utf8.h"
@@ -379,11 +380,11 @@ gpt_tokenizer_new(const char *const *tokens, const uint32_t *token_lens,
     if (!t)
         goto nomem;
     t->n_tokens = n_tokens;
-    t->arena = gpt_malloc(total);
-    t->off = gpt_malloc((n_tokens + (size_t)1) * sizeof *t->off);
-    t->rank = gpt_malloc(n_tokens * sizeof *t->rank);
+    t->arena = gpt_malloc_whole(total);
+    t->off = gpt_malloc_whole((n_tokens + (size_t)1) * sizeof *t->off);
+    t->rank = gpt_malloc_whole(n_tokens * sizeof *t->rank);
     t->tok_mask = (uint32_t)pow2_at_least(2 * (uint64_t)n_tokens) - 1;
-    t->tok_tab = gpt_malloc(((size_t)t->tok_mask + 1) * sizeof *t->tok_tab);
+    t->tok_tab = gpt_malloc_whole(((size_t)t->tok_mask + 1) * sizeof *t->tok_tab);
     if (!t->arena || !t->off || !t->rank || !t->tok_tab)
         goto nomem;
     memset(t->tok_tab, 0xFF, ((size_t)t->tok_mask + 1) * sizeof *t->tok_tab);

@@ -16,7 +16,7 @@ test-models: $(TEST_MODELS)
 $(TEST_MODELS): tests/gen_models.py tools/gguf.py
 	$(PYTHON) tests/gen_models.py --out $(MODELS_DIR)
 
-$(BUILD)/test_tokenizer: tests/core/test_tokenizer.c core/tokenizer.c core/utf8.c core/error.c $(wildcard core/*.h)
+$(BUILD)/test_tokenizer: tests/core/test_tokenizer.c core/tokenizer.c core/utf8.c core/error.c core/mapping.c $(wildcard core/*.h)
 	@mkdir -p $(BUILD)
 	$(CC) $(ALL_CFLAGS) $(filter %.c,$^) -o $@ $(LDFLAGS_SAN)
 
