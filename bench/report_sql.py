@@ -161,11 +161,13 @@ def sections(res):
               "model files from the page cache, so they are read back in 2 MiB "
               "folios, as after a reboot; left in 4 KiB pages (as a copy or a "
               "fresh write leaves them), each page costs a new process about "
-              "2.5 us on this virtual machine. What a new process's first call "
-              "still pays is fresh memory: each new 4 KiB page of its scratch "
-              "costs about 12 us here, of its KV cache about 7 us (the rows a "
-              "pass writes are mapped ahead with `MADV_POPULATE_WRITE`; a "
-              "64-token prompt fills 4.6 MB of KV cache)." % (
+              "2.5 us on this virtual machine. Fresh memory costs a first "
+              "touch about 12 us per 4 KiB page here, so a session's scratch "
+              "buffers (2 MB) and KV cache (chunks of 64 positions, 4.5 MiB "
+              "each on this model) are mapped whole when allocated, in 2 MiB "
+              "pages with one `madvise(MADV_POPULATE_WRITE)` (core/mapping.c: "
+              "about 1 us per 4 KiB, less in 2 MiB pages), and so are the "
+              "tables a new process builds when it opens the model." % (
                   _med(t), min(t), max(t), a.get("page_touch_pmd_kib", 0) / 1024.0,
                   r["model"].get("file_size", 0) / 2.0 ** 20))
         w("")
