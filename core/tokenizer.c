@@ -384,7 +384,8 @@ gpt_tokenizer_new(const char *const *tokens, const uint32_t *token_lens,
     t->off = gpt_malloc_whole((n_tokens + (size_t)1) * sizeof *t->off);
     t->rank = gpt_malloc_whole(n_tokens * sizeof *t->rank);
     t->tok_mask = (uint32_t)pow2_at_least(2 * (uint64_t)n_tokens) - 1;
-    t->tok_tab = gpt_malloc_whole(((size_t)t->tok_mask + 1) * sizeof *t->tok_tab);
+    /* 2 MiB for GPT-2's vocabulary: one huge page (mapping.c) */
+    t->tok_tab = gpt_alloc_mapped(((size_t)t->tok_mask + 1) * sizeof *t->tok_tab);
     if (!t->arena || !t->off || !t->rank || !t->tok_tab)
         goto nomem;
     memset(t->tok_tab, 0xFF, ((size_t)t->tok_mask + 1) * sizeof *t->tok_tab);
@@ -471,7 +472,8 @@ gpt_tokenizer_free(gpt_tokenizer *t)
     gpt_free(t->arena);
     gpt_free(t->off);
     gpt_free(t->rank);
-    gpt_free(t->tok_tab);
+    if (t->tok_tab)
+        gpt_free_mapped(t->tok_tab, ((size_t)t->tok_mask + 1) * sizeof *t->tok_tab);
     gpt_free(t);
 }
 
