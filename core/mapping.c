@@ -43,43 +43,31 @@ page_round(size_t n)
     return (n + page - 1) & ~(page - 1);
 }
 
-/* Reserves size + 2 MiB of address space and returns its first 2 MiB
- * boundary; *res and *len describe the reservation (PROT_NONE). */
-static char *
-reserve_aligned(size_t size, char **res, size_t *len)
+/* mmap(NULL, size, prot, flags, fd, 0), but when size is at least 2 MiB
+ * at a 2 MiB boundary (reserve size + 2 MiB of address space, map at its
+ * first boundary, give the rest back) and with MADV_HUGEPAGE. */
+static void *
+map_huge(size_t size, int prot, int flags, int fd)
 {
-    *len = size + HUGE_ALIGN;
-    *res = mmap(NULL, *len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (*res == MAP_FAILED)
-        return NULL;
-    return (char *)(((uintptr_t)*res + HUGE_ALIGN - 1) & ~(uintptr_t)(HUGE_ALIGN - 1));
-}
+    size_t len = size + HUGE_ALIGN, head, tail;
+    char *res, *p;
 
-/* Gives back the reservation around [p, p + size), which is mapped now. */
-static void
-trim_reservation(char *res, size_t len, char *p, size_t size)
-{
-    size_t head = (size_t)(p - res), tail = head + page_round(size);
-
+    if (size < HUGE_ALIGN)
+        return mmap(NULL, size, prot, flags, fd, 0);
+    res = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (res == MAP_FAILED)
+        return mmap(NULL, size, prot, flags, fd, 0);
+    p = (char *)(((uintptr_t)res + HUGE_ALIGN - 1) & ~(uintptr_t)(HUGE_ALIGN - 1));
+    if (mmap(p, size, prot, flags | MAP_FIXED, fd, 0) == MAP_FAILED) {
+        munmap(res, len);
+        return MAP_FAILED;
+    }
+    head = (size_t)(p - res);
+    tail = head + page_round(size);
     if (head)
         munmap(res, head);
     if (tail < len)
         munmap(res + tail, len - tail);
-}
-
-void *
-gpt_map_aligned(int fd, size_t size)
-{
-    char *res, *p;
-    size_t len;
-
-    if (size < HUGE_ALIGN || !(p = reserve_aligned(size, &res, &len)))
-        return mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
-    if (mmap(p, size, PROT_READ, MAP_SHARED | MAP_FIXED, fd, 0) == MAP_FAILED) {
-        munmap(res, len);
-        return MAP_FAILED;
-    }
-    trim_reservation(res, len, p, size);
 #ifdef MADV_HUGEPAGE
     (void)madvise(p, size, MADV_HUGEPAGE);
 #endif
@@ -87,31 +75,22 @@ gpt_map_aligned(int fd, size_t size)
 }
 
 void *
+gpt_map_aligned(int fd, size_t size)
+{
+    return map_huge(size, PROT_READ, MAP_SHARED, fd);
+}
+
+void *
 gpt_alloc_mapped(size_t size)
 {
-    int prot = PROT_READ | PROT_WRITE, flags = MAP_PRIVATE | MAP_ANONYMOUS;
-    char *res, *p = NULL;
-    size_t len;
+    void *p;
 
     if (gpt_alloc_should_fail())
         return NULL;
-    if (size == 0)
-        size = 1;
-    if (size >= HUGE_ALIGN && (p = reserve_aligned(size, &res, &len))) {
-        if (mmap(p, size, prot, flags | MAP_FIXED, -1, 0) == MAP_FAILED) {
-            munmap(res, len);
-            return NULL;
-        }
-        trim_reservation(res, len, p, size);
-#ifdef MADV_HUGEPAGE
-        (void)madvise(p, size, MADV_HUGEPAGE);
-#endif
-    } else {
-        p = mmap(NULL, size, prot, flags, -1, 0);
-        if (p == MAP_FAILED)
-            return NULL;
-    }
-    populate(p, page_round(size));
+    p = map_huge(size ? size : 1, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1);
+    if (p == MAP_FAILED)
+        return NULL;
+    populate(p, page_round(size ? size : 1));
     return p;
 }
 
