@@ -24,12 +24,9 @@
  * The cancel callback is polled between layers, on the calling thread
  * only.
  */
-#include <errno.h>
 #include <math.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "internal.h"
 #include "session.h"
@@ -230,14 +227,13 @@ static const float *
 kv_run(const kv_rows *r, int k, int to, int *n)
 {
     const gpt_kv *kv = r->kv;
-    int end = (k / GPT_KV_CHUNK + 1) * GPT_KV_CHUNK;
 
     if (kv->base && k < kv->n_base) {
-        if (end > kv->n_base)
-            end = kv->n_base;
+        if (to > kv->n_base)
+            to = kv->n_base;
         kv = kv->base;
     }
-    *n = (end < to ? end : to) - k;
+    *n = gpt_kv_run(k, to);
     return gpt_kv_row(kv, r->m, r->v, r->layer, r->head, k);
 }
 
@@ -376,6 +372,22 @@ attn_task(void *arg, int ith, int nth)
  * join between the QKV product and attention.  Each row and each head is
  * computed exactly as by matmul_task and attn_task, only on another
  * thread, so the bits do not change. */
+/* The key and value rows of heads [h0, h1) of one token (its qkv row:
+ * q, k, v of n_embd floats each) into kv at (layer, pos). */
+static void
+kv_store(const gpt_model *m, gpt_kv *kv, int layer, int pos, const float *qkv,
+         int h0, int h1)
+{
+    int d = m->n_embd, hd = d / m->n_head, h;
+
+    for (h = h0; h < h1; h++) {
+        memcpy(gpt_kv_row(kv, m, 0, layer, h, pos), qkv + d + h * hd,
+               (size_t)hd * sizeof(float));
+        memcpy(gpt_kv_row(kv, m, 1, layer, h, pos), qkv + 2 * d + h * hd,
+               (size_t)hd * sizeof(float));
+    }
+}
+
 typedef struct qkv_attn_job {
     matmul_job mm;    /* the QKV product, EPI_BIAS, T = 1 */
     attn_job aj;
@@ -388,7 +400,7 @@ qkv_attn_task(void *arg, int ith, int nth)
     const matmul_job *mm = &j->mm;
     gpt_session *s = j->aj.s;
     const gpt_model *m = s->model;
-    int d = m->n_embd, hd = d / m->n_head, h0, h1, h, part, nparts;
+    int d = m->n_embd, hd = d / m->n_head, h0, h1, part, nparts;
     gpt_kv *kv = gpt_kv_at(s, j->aj.slot[0]);
 
     gpt_split(m->n_head, 1, ith, nth, &h0, &h1);
@@ -401,12 +413,7 @@ qkv_attn_task(void *arg, int ith, int nth)
         int lo = part * d + h0 * hd, hi = nparts == 1 ? 3 * d : part * d + h1 * hd;
         matmul_rows(mm, lo, hi);   /* the product and its bias (EPI_BIAS) */
     }
-    for (h = h0; h < h1; h++) {
-        memcpy(gpt_kv_row(kv, m, 0, j->aj.layer, h, j->aj.pos[0]), mm->y + d + h * hd,
-               (size_t)hd * sizeof(float));
-        memcpy(gpt_kv_row(kv, m, 1, j->aj.layer, h, j->aj.pos[0]), mm->y + 2 * d + h * hd,
-               (size_t)hd * sizeof(float));
-    }
+    kv_store(m, kv, j->aj.layer, j->aj.pos[0], mm->y, h0, h1);
     attn_pairs(&j->aj, ith, h0, h1);
 }
 
@@ -440,7 +447,7 @@ forward(gpt_session *s, const int32_t *ids, int T, const int *slot,
         gpt_error *err)
 {
     const gpt_model *m = s->model;
-    int d = m->n_embd, hd = d / m->n_head, l, t, h;
+    int d = m->n_embd, l, t;
     float *row = s->h; /* scratch for embedding rows */
     gpt_status st;
 
@@ -502,16 +509,9 @@ forward(gpt_session *s, const int32_t *ids, int T, const int *slot,
                 layernorm(s->h + (size_t)t * d, s->x + (size_t)t * d, L->ln1_w,
                           L->ln1_b, d, m->norm_eps);
             matmul(s, &L->qkv, s->h, T, s->qkv, L->qkv.rows, L->qkv_b, EPI_BIAS, NULL);
-            for (t = 0; t < T; t++) {
-                const float *qkv = s->qkv + (size_t)t * 3 * d;
-                gpt_kv *kv = gpt_kv_at(s, slot[t]);
-                for (h = 0; h < m->n_head; h++) {
-                    memcpy(gpt_kv_row(kv, m, 0, l, h, pos[t]), qkv + d + h * hd,
-                           (size_t)hd * sizeof(float));
-                    memcpy(gpt_kv_row(kv, m, 1, l, h, pos[t]), qkv + 2 * d + h * hd,
-                           (size_t)hd * sizeof(float));
-                }
-            }
+            for (t = 0; t < T; t++)
+                kv_store(m, gpt_kv_at(s, slot[t]), l, pos[t], s->qkv + (size_t)t * 3 * d,
+                         0, m->n_head);
             gpt_pool_run(s->pool, attn_task, &aj);
         }
         /* x += attn @ Wproj^T + b (ff is free scratch here) */

@@ -285,9 +285,7 @@ copy_task(void *arg, int ith, int nth)
     for (b = lo; b < hi; b++) {
         int v = b % 2, l = b / 2 / m->n_head, h = b / 2 % m->n_head;
         for (k = j->from; k < j->to; k += n) {
-            n = (k / GPT_KV_CHUNK + 1) * GPT_KV_CHUNK - k;
-            if (n > j->to - k)
-                n = j->to - k;
+            n = gpt_kv_run(k, j->to);
             memcpy(gpt_kv_row(j->d, m, v, l, h, k), gpt_kv_row(j->src, m, v, l, h, k),
                    (size_t)n * hd * sizeof(float));
         }
@@ -468,17 +466,12 @@ gpt_status
 gpt_prefill(gpt_session *s, int slot, const int32_t *ids, int n,
             gpt_error *err)
 {
-    int pos, start;
-    gpt_kv *kv = gpt_kv_at(s, slot);
+    int pos;
     gpt_status st;
 
     if ((st = ensure_workers(s, err)) != GPT_OK)
         return st;
-    /* room for the whole prompt at once rather than growing on the way */
-    start = gpt_prefix_start(s, slot, ids, n, 1);
-    if ((st = gpt_kv_reserve(s->model, kv, start, n, err)) != GPT_OK)
-        return st;
-    for (pos = start; pos < n; pos += GPT_CHUNK) {
+    for (pos = gpt_prefix_start(s, slot, ids, n, 1); pos < n; pos += GPT_CHUNK) {
         int T = n - pos < GPT_CHUNK ? n - pos : GPT_CHUNK;
         st = gpt_forward_seq(s, slot, ids + pos, T, pos,
                              pos + T == n ? GPT_LOGITS_LAST : GPT_LOGITS_NONE,

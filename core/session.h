@@ -65,6 +65,14 @@ typedef struct gpt_kv {
 
 #define GPT_KV_CHUNK 64
 
+/* How many positions from k on, up to to, lie in k's chunk. */
+static inline int
+gpt_kv_run(int k, int to)
+{
+    int end = (k / GPT_KV_CHUNK + 1) * GPT_KV_CHUNK;
+    return (end < to ? end : to) - k;
+}
+
 /* The key (v = 0) or value (v = 1) row of (layer, head, position pos), in
  * an allocated chunk: head_dim floats, the rows of the next positions up to
  * the chunk's end right after it. */
