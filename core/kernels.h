@@ -20,15 +20,16 @@
  *   q[i] = x[i] * id (float multiply) rounded to the nearest integer, ties
  *          to even (the current rounding mode, i.e. cvtps2dq), clamped to
  *          [-127, 127]; a NaN product gives -127.
- * A weight row is blocks of (f16 d_w, 32 int8 w).  The dot product keeps 8
- * lanes; lane j (0..7) of block b takes
- *   p = sum over k = 0..3 of w[4j+k] * q[4j+k]        (exact in int32)
- *   acc[j] = fma(d_w * d_x (float multiply), (float)p, acc[j])
- * for b = 0, 1, ... in order, from acc = +0; then the fixed tree
- * 8 -> 4 -> 2 -> 1 (gpt_reduce8).  (float)p is exact (|p| < 2^16).  The
- * integer sums may be formed in any way (vpdpbusd with an offset, maddubs
- * with the sign trick): they are exact, so only the float steps above fix
- * the bits.
+ * A weight row is blocks of (f16 d_w, 32 int8 w).  Block b contributes its
+ * exact integer dot product
+ *   p = sum over i = 0..31 of w[i] * q[i]             (|p| < 2^19)
+ * to one float accumulator per output,
+ *   acc = fma(d_w * d_x (float multiply), (float)p, acc)
+ * for b = 0, 1, ... in order, from acc = +0; the output is acc.  (float)p
+ * is exact.  The integer sums may be formed in any way (vpdpbusd with an
+ * offset, maddubs with the sign trick, any grouping): they are exact, so
+ * only the float steps above fix the bits, and with one accumulator per
+ * output a SIMD path may put rows or tokens in its lanes as it likes.
  */
 #ifndef GPT_KERNELS_H
 #define GPT_KERNELS_H
@@ -67,8 +68,10 @@ typedef void (*gpt_mixq_fn)(const float *const *w, const float *rows,
                             size_t stride, int n, int len, float *const *acc);
 
 /* Q8_0 activations: T vectors of n floats (n % 32 == 0, stride ldx)
- * quantized as above into xq, gpt_q8x_stride(n) bytes per vector: n bytes
- * q + 128 (so 1..255), then n / 32 floats d_x. */
+ * quantized as above into xq, gpt_q8x_stride(n) bytes per vector: n int8
+ * q, then n / 32 floats d_x, then n / 32 int32 c = 128 * (sum of the
+ * block's q), the offset a product taking w + 128 as unsigned bytes
+ * (vpdpbusd) subtracts. */
 typedef void (*gpt_quantize_fn)(const float *x, int ldx, int T, int n,
                                 uint8_t *xq);
 /* y[t*ldy + r] = dot(W[r], quantized vector t) for Q8_0 W, r in [r0, r1). */
@@ -144,20 +147,13 @@ gpt_reduce16(float s[16])
     return s[0] + s[1];
 }
 
-/* The canonical 8-lane tree reduction of the Q8_0 path. */
-static inline float
-gpt_reduce8(float s[8])
-{
-    int i;
-    for (i = 0; i < 4; i++) s[i] += s[i + 4];
-    for (i = 0; i < 2; i++) s[i] += s[i + 2];
-    return s[0] + s[1];
-}
-
 /* The Q8_0 halves of each kernel set (kernels_q8.c, kernels_q8_x86.c). */
 void gpt_quantize_generic(const float *x, int ldx, int T, int n, uint8_t *xq);
 void gpt_matmul_q8_generic(const gpt_matrix *W, const uint8_t *xq, size_t ldq,
                            int T, float *y, int ldy, int r0, int r1);
+/* One output in the canonical order: weight row `row` (nb blocks) against
+ * one quantized vector (the SIMD paths' ragged rows). */
+float gpt_dot_q8_generic(const uint8_t *row, int nb, const uint8_t *xq);
 void gpt_quantize_avx512(const float *x, int ldx, int T, int n, uint8_t *xq);
 void gpt_matmul_q8_avx512(const gpt_matrix *W, const uint8_t *xq, size_t ldq,
                           int T, float *y, int ldy, int r0, int r1);

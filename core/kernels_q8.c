@@ -1,7 +1,7 @@
 /*
  * kernels_q8.c - the portable int8 path for Q8_0 weights: activation
- * quantization and the Q8_0 x Q8_0 matrix product, written one lane at a
- * time in the canonical order of kernels.h (section "Q8_0"), which the
+ * quantization and the Q8_0 x Q8_0 matrix product, written one output at
+ * a time in the canonical order of kernels.h (section "Q8_0"), which the
  * AVX-512 and AVX2 versions in kernels_q8_x86.c reproduce bit for bit.
  */
 #include <math.h>
@@ -13,7 +13,7 @@
 size_t
 gpt_q8x_stride(int n)
 {
-    size_t b = (size_t)n + (size_t)(n / 32) * sizeof(float);
+    size_t b = (size_t)n + (size_t)(n / 32) * (sizeof(float) + sizeof(int32_t));
     return (b + 63) & ~(size_t)63;
 }
 
@@ -55,41 +55,41 @@ gpt_quantize_generic(const float *x, int ldx, int T, int n, uint8_t *xq)
 
     for (t = 0; t < T; t++) {
         const float *xt = x + (size_t)t * ldx;
-        uint8_t *q = xq + (size_t)t * ldq;
-        float *d = (float *)(q + n);
+        int8_t *q = (int8_t *)(xq + (size_t)t * ldq);
+        float *d = (float *)(xq + (size_t)t * ldq + n);
+        int32_t *c = (int32_t *)(d + nb);
         for (b = 0; b < nb; b++) {
             float amax = block_amax(xt + b * 32), id = gpt_q8x_inv_scale(amax);
+            int32_t sum = 0;
             d[b] = amax / 127.0f;
-            for (i = 0; i < 32; i++)
-                q[b * 32 + i] = (uint8_t)(q8_round(xt[b * 32 + i] * id) + 128);
+            for (i = 0; i < 32; i++) {
+                q[b * 32 + i] = (int8_t)q8_round(xt[b * 32 + i] * id);
+                sum += q[b * 32 + i];
+            }
+            c[b] = 128 * sum;
         }
     }
 }
 
-/* Canonical Q8_0 dot product of weight row `row` and quantized vector q. */
-static float
-dot_q8q8(const uint8_t *row, int nb, const uint8_t *q)
+float
+gpt_dot_q8_generic(const uint8_t *row, int nb, const uint8_t *xq)
 {
-    const float *dx = (const float *)(q + (size_t)nb * 32);
-    float acc[8] = {0};
-    int b, j, k;
+    const int8_t *q = (const int8_t *)xq;
+    const float *dx = (const float *)(xq + (size_t)nb * 32);
+    float acc = 0.0f;
+    int b, i;
 
     for (b = 0; b < nb; b++) {
         const uint8_t *blk = row + (size_t)b * 34;
+        int32_t p = 0;
         uint16_t h;
-        float s;
 
         memcpy(&h, blk, 2);
-        s = gpt_f16_to_f32(h) * dx[b];
-        for (j = 0; j < 8; j++) {
-            int32_t p = 0;
-            for (k = 0; k < 4; k++)
-                p += (int32_t)(int8_t)blk[2 + 4 * j + k] *
-                     ((int32_t)q[b * 32 + 4 * j + k] - 128);
-            acc[j] = fmaf(s, (float)p, acc[j]);
-        }
+        for (i = 0; i < 32; i++)
+            p += (int32_t)(int8_t)blk[2 + i] * q[b * 32 + i];
+        acc = fmaf(gpt_f16_to_f32(h) * dx[b], (float)p, acc);
     }
-    return gpt_reduce8(acc);
+    return acc;
 }
 
 void
@@ -101,7 +101,7 @@ gpt_matmul_q8_generic(const gpt_matrix *W, const uint8_t *xq, size_t ldq, int T,
     for (r = r0; r < r1; r++) {
         const uint8_t *row = (const uint8_t *)W->data + (size_t)r * W->row_bytes;
         for (t = 0; t < T; t++)
-            y[(size_t)t * ldy + r] = dot_q8q8(row, W->cols / 32, xq + (size_t)t * ldq);
+            y[(size_t)t * ldy + r] = gpt_dot_q8_generic(row, W->cols / 32, xq + (size_t)t * ldq);
     }
 }
 

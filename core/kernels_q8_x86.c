@@ -3,11 +3,19 @@
  * AVX2: activation quantization and Q8_0 x Q8_0 matrix products in the
  * canonical order of kernels.h (the portable version is kernels_q8.c).
  *
- * Products are register-tiled over rows x tokens: a tile's weight blocks
- * are loaded (and their scales and corrections computed) once and used for
- * up to 8 tokens, so prefill and batched decoding run at int8 throughput
- * while the weights stream from memory once per call.  T = 1 (decode) is
- * bandwidth-bound and prefetches rows ahead.
+ * AVX-512 puts 16 rows in the lanes: a tile loads one block of 16 rows,
+ * transposes it in registers so that vector j holds bytes 4j..4j+3 of
+ * every row, and then each token costs 8 vpdpbusd against its broadcast
+ * activations, one conversion and one fma for all 16 rows.  The transpose
+ * is paid once per block and shared by up to 8 tokens, so prefill and
+ * batched decoding run near int8 throughput, and decode (one token)
+ * reads the weights in 16-row runs that are contiguous in memory, which
+ * the tile prefetches one run ahead.  Rows left over (fewer than 16) take
+ * the portable dot, which gives the same bits.
+ *
+ * AVX2 (no VNNI) keeps rows in memory order: maddubs with the sign trick
+ * makes 8 exact partial sums per row and block, and horizontal adds fold
+ * 4 rows' into one vector.
  */
 #include <immintrin.h>
 #include <string.h>
@@ -20,9 +28,22 @@
 #define T256Q __attribute__((target("avx2,fma,f16c")))
 #define INLINE inline __attribute__((always_inline))
 
-/* Prefetch distance for decode, as in kernels_x86.c: rows of a few hundred
- * bytes are too short for the hardware prefetcher to ramp up. */
-#define PF_ROWS 8
+/* Layout of a quantized vector of n floats (kernels.h): q, d_x, c. */
+static INLINE float
+xq_scale(const uint8_t *xq, int n, int b)
+{
+    float d;
+    memcpy(&d, xq + n + (size_t)b * 4, 4);
+    return d;
+}
+
+static INLINE int32_t
+xq_offset(const uint8_t *xq, int n, int b)
+{
+    int32_t c;
+    memcpy(&c, xq + n + (size_t)(n / 32) * 4 + (size_t)b * 4, 4);
+    return c;
+}
 
 /* ------------------------------------------------------------- AVX-512 */
 
@@ -31,7 +52,6 @@ gpt_quantize_avx512(const float *x, int ldx, int T, int n, uint8_t *xq)
 {
     const __m512i absmask = _mm512_set1_epi32(0x7fffffff);
     const __m512i lo = _mm512_set1_epi32(-127), hi = _mm512_set1_epi32(127);
-    const __m512i off = _mm512_set1_epi32(128);
     size_t ldq = gpt_q8x_stride(n);
     int nb = n / 32, t, b, h;
 
@@ -39,8 +59,10 @@ gpt_quantize_avx512(const float *x, int ldx, int T, int n, uint8_t *xq)
         const float *xt = x + (size_t)t * ldx;
         uint8_t *q = xq + (size_t)t * ldq;
         float *d = (float *)(q + n);
+        int32_t *c = (int32_t *)(d + nb);
         for (b = 0; b < nb; b++) {
             __m512 v[2] = {_mm512_loadu_ps(xt + b * 32), _mm512_loadu_ps(xt + b * 32 + 16)};
+            __m512i qi[2];
             union { uint32_t u; float f; } amax;
             __m512 id;
 
@@ -50,147 +72,265 @@ gpt_quantize_avx512(const float *x, int ldx, int T, int n, uint8_t *xq)
             d[b] = amax.f / 127.0f;
             id = _mm512_set1_ps(gpt_q8x_inv_scale(amax.f));
             for (h = 0; h < 2; h++) {
-                __m512i qi = _mm512_cvtps_epi32(_mm512_mul_ps(v[h], id));
-                qi = _mm512_min_epi32(_mm512_max_epi32(qi, lo), hi);
-                _mm_storeu_si128((__m128i *)(q + b * 32 + h * 16),
-                                 _mm512_cvtepi32_epi8(_mm512_add_epi32(qi, off)));
+                qi[h] = _mm512_cvtps_epi32(_mm512_mul_ps(v[h], id));
+                qi[h] = _mm512_min_epi32(_mm512_max_epi32(qi[h], lo), hi);
+                _mm_storeu_si128((__m128i *)(q + b * 32 + h * 16), _mm512_cvtepi32_epi8(qi[h]));
             }
+            c[b] = 128 * _mm512_reduce_add_epi32(_mm512_add_epi32(qi[0], qi[1]));
         }
     }
 }
 
-/* The 8-lane tree of gpt_reduce8. */
-T512Q static INLINE float
-hsum8_512(__m256 v)
+
+
+#define ROWS 16 /* rows per tile, one per lane */
+#define TT 16   /* most tokens per tile: batches of 16 share one transpose */
+
+/* Lane i: row i's byte offset from the tile's first row. */
+T512Q static INLINE __m512i
+row_offsets(size_t rb)
 {
-    __m128 a = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    __m128 b = _mm_add_ps(a, _mm_movehl_ps(a, a));
-    return _mm_cvtss_f32(_mm_add_ss(b, _mm_shuffle_ps(b, b, 1)));
+    return _mm512_mullo_epi32(
+        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+        _mm512_set1_epi32((int)rb));
 }
 
-#define RP 4 /* most row pairs per tile: lanes 0-7 one row, 8-15 the next */
-#define TT 8 /* most tokens per tile */
+/* Lane i: the f16 scale of block b of row i, from the 4 bytes at each
+ * block's start (its scale, then 2 weights). */
+T512Q static INLINE __m512
+scales_16(const uint8_t *g, int b, __m512i off)
+{
+    return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(
+        _mm512_i32gather_epi32(off, (const void *)(g + (size_t)b * 34), 1)));
+}
+
+/* The same block of the next tile's 16 rows, one line per row, as the
+ * hardware prefetcher does not follow 16 interleaved streams (with this
+ * pattern decode reads the weights as fast as with 8 rows per tile). */
+T512Q static INLINE void
+prefetch_next_16(const uint8_t *p, size_t rb)
+{
+    int k;
+
+    #pragma GCC unroll 16
+    for (k = 0; k < ROWS; k++)
+        __builtin_prefetch(p + (ROWS + k) * rb, 0, 0);
+}
+
+/* Rows k, k+4 (k < 4) or k+4, k+8 (k >= 4) of block b's weights at p, in
+ * the two halves of one vector: this pairing leaves rows in lane order
+ * after the unpacks below. */
+T512Q static INLINE __m512i
+row_pair(const uint8_t *p, size_t rb, int k)
+{
+    int r = k < 4 ? k : k + 4;
+    return _mm512_inserti64x4(
+        _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(p + r * rb))),
+        _mm256_loadu_si256((const __m256i *)(p + (r + 4) * rb)), 1);
+}
 
 /*
- * One tile: rows[0..2*rp) x tt tokens (rp <= RP, tt <= TT, constants after
- * inlining; 2 x 8 for prefill and batches, 4 x 1 for decode, where more
- * rows in flight hide more memory latency).  Per block, w holds both rows' 32 int8 weights; the
- * activations are stored as q + 128 (unsigned, what vpdpbusd wants), so
- * vpdpbusd(-128 * sum of w, q + 128, w) is exactly the sum of w * q.
+ * Block b of the 16 rows at g (row i at g + i * rb), transposed: lane i
+ * of wt[j] holds bytes 4j..4j+3 of row i's weights plus 128 (XOR 0x80),
+ * the unsigned operand vpdpbusd wants.  Two rounds of unpacks and one of
+ * 128-bit shuffles.
  */
 T512Q static INLINE void
-tile_512(const uint8_t *const rows[2 * RP], int nb, const uint8_t *xq,
-         size_t ldq, int rp, int tt, float out[TT][2 * RP], size_t pf)
+transpose_16(const uint8_t *p, size_t rb, __m512i wt[8])
 {
-    const __m512i c80 = _mm512_set1_epi8((char)0x80), zero = _mm512_setzero_si512();
-    const __m512i dperm = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
-    __m512 acc[RP][TT];
-    int b, p, t;
+    const __m512i c80 = _mm512_set1_epi8((char)0x80);
+    __m512i z[8], u[8], v[8];
+    int k, j;
 
     #pragma GCC unroll 8
-    for (t = 0; t < tt; t++)
-        #pragma GCC unroll 4
-        for (p = 0; p < rp; p++)
-            acc[p][t] = _mm512_setzero_ps();
-    for (b = 0; b < nb; b++) {
-        __m512i w[RP], nc[RP];
-        __m512 dw[RP];
-        #pragma GCC unroll 4
-        for (p = 0; p < rp; p++) {
-            const uint8_t *b0 = rows[2 * p] + (size_t)b * 34, *b1 = rows[2 * p + 1] + (size_t)b * 34;
-            uint16_t h0, h1;
-            memcpy(&h0, b0, 2);
-            memcpy(&h1, b1, 2);
-            w[p] = _mm512_inserti64x4(
-                _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(b0 + 2))),
-                _mm256_loadu_si256((const __m256i *)(b1 + 2)), 1);
-            dw[p] = _mm512_permutexvar_ps(
-                dperm, _mm512_castps128_ps512(_mm_cvtph_ps(_mm_cvtsi32_si128((int)(h0 | (uint32_t)h1 << 16)))));
-            nc[p] = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, c80, w[p]));
-            if (pf) {
-                __builtin_prefetch(b0 + pf, 0, 0);
-                __builtin_prefetch(b1 + pf, 0, 0);
-            }
-        }
-        #pragma GCC unroll 8
-        for (t = 0; t < tt; t++) {
-            const uint8_t *qt = xq + (size_t)t * ldq;
-            __m512i xv = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(qt + b * 32)));
-            float dxs;
-            __m512 dx;
-            memcpy(&dxs, qt + (size_t)nb * 32 + (size_t)b * 4, 4);
-            dx = _mm512_set1_ps(dxs);
-            #pragma GCC unroll 4
-            for (p = 0; p < rp; p++) {
-                __m512 f = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(nc[p], xv, w[p]));
-                acc[p][t] = _mm512_fmadd_ps(_mm512_mul_ps(dw[p], dx), f, acc[p][t]);
-            }
-        }
+    for (k = 0; k < 8; k++)
+        z[k] = row_pair(p, rb, k);
+    #pragma GCC unroll 2
+    for (k = 0; k < 8; k += 4) {
+        u[k] = _mm512_unpacklo_epi32(z[k], z[k + 1]);
+        u[k + 1] = _mm512_unpackhi_epi32(z[k], z[k + 1]);
+        u[k + 2] = _mm512_unpacklo_epi32(z[k + 2], z[k + 3]);
+        u[k + 3] = _mm512_unpackhi_epi32(z[k + 2], z[k + 3]);
+        v[k] = _mm512_unpacklo_epi64(u[k], u[k + 2]);         /* dwords 0, 4 */
+        v[k + 1] = _mm512_unpackhi_epi64(u[k], u[k + 2]);     /* 1, 5 */
+        v[k + 2] = _mm512_unpacklo_epi64(u[k + 1], u[k + 3]); /* 2, 6 */
+        v[k + 3] = _mm512_unpackhi_epi64(u[k + 1], u[k + 3]); /* 3, 7 */
     }
-    #pragma GCC unroll 8
-    for (t = 0; t < tt; t++)
-        #pragma GCC unroll 4
-        for (p = 0; p < rp; p++) {
-            out[t][2 * p] = hsum8_512(_mm512_castps512_ps256(acc[p][t]));
-            out[t][2 * p + 1] = hsum8_512(_mm256_castpd_ps(
-                _mm512_extractf64x4_pd(_mm512_castps_pd(acc[p][t]), 1)));
-        }
+    #pragma GCC unroll 4
+    for (j = 0; j < 4; j++) {
+        wt[j] = _mm512_xor_si512(_mm512_shuffle_i32x4(v[j], v[j + 4], 0x88), c80);
+        wt[j + 4] = _mm512_xor_si512(_mm512_shuffle_i32x4(v[j], v[j + 4], 0xdd), c80);
+    }
 }
 
-/* Instances for each shape, so every loop above unrolls fully. */
-#define TILE512(R, N)                                                       \
-    T512Q static void tile_512_##R##_##N(const uint8_t *const rows[2 * RP],  \
-                                         int nb, const uint8_t *xq,         \
-                                         size_t ldq, float out[TT][2 * RP], \
-                                         size_t pf)                         \
-    {                                                                       \
-        tile_512(rows, nb, xq, ldq, R, N, out, pf);                         \
-    }
-TILE512(4, 1)
-TILE512(2, 1)
-TILE512(2, 2)
-TILE512(2, 3)
-TILE512(2, 4)
-TILE512(2, 5)
-TILE512(2, 6)
-TILE512(2, 7)
-TILE512(2, 8)
+T512Q static INLINE __m512i
+bcast4(const uint8_t *p)
+{
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm512_set1_epi32(v);
+}
 
-typedef void (*tile512_fn)(const uint8_t *const *, int, const uint8_t *, size_t,
-                           float (*)[2 * RP], size_t);
+/*
+ * One tile: 16 rows from g x tt tokens (tt <= TT, a constant after
+ * inlining).  Per token and block, sum (w + 128) q - c = sum w q exactly,
+ * in two chains of 4 vpdpbusd.  pf: prefetch the next tile's rows.
+ */
+T512Q static INLINE void
+tile_512(const uint8_t *g, size_t rb, int n, const uint8_t *xq, size_t ldq,
+         int tt, float *y, int ldy, int pf)
+{
+    const __m512i off = row_offsets(rb);
+    int nb = n / 32, b, t;
+    __m512 acc[TT];
+
+    #pragma GCC unroll 16
+    for (t = 0; t < tt; t++)
+        acc[t] = _mm512_setzero_ps();
+    for (b = 0; b < nb; b++) {
+        const uint8_t *p = g + (size_t)b * 34 + 2;
+        __m512i wt[8];
+        __m512 dw;
+
+        transpose_16(p, rb, wt);
+        dw = scales_16(g, b, off);
+        if (pf)
+            prefetch_next_16(p, rb);
+        #pragma GCC unroll 16
+        for (t = 0; t < tt; t++) {
+            const uint8_t *qt = xq + (size_t)t * ldq, *q = qt + (size_t)b * 32;
+            __m512i s0 = _mm512_dpbusd_epi32(_mm512_set1_epi32(-xq_offset(qt, n, b)), wt[0], bcast4(q));
+            __m512i s1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wt[1], bcast4(q + 4));
+            s0 = _mm512_dpbusd_epi32(s0, wt[2], bcast4(q + 8));
+            s1 = _mm512_dpbusd_epi32(s1, wt[3], bcast4(q + 12));
+            s0 = _mm512_dpbusd_epi32(s0, wt[4], bcast4(q + 16));
+            s1 = _mm512_dpbusd_epi32(s1, wt[5], bcast4(q + 20));
+            s0 = _mm512_dpbusd_epi32(s0, wt[6], bcast4(q + 24));
+            s1 = _mm512_dpbusd_epi32(s1, wt[7], bcast4(q + 28));
+            acc[t] = _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_set1_ps(xq_scale(qt, n, b))),
+                                     _mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1)), acc[t]);
+        }
+    }
+    #pragma GCC unroll 16
+    for (t = 0; t < tt; t++)
+        _mm512_storeu_ps(y + (size_t)t * ldy, acc[t]);
+}
+
+/*
+ * Decode (one token): the same sums without the transpose, which pays
+ * only when several tokens share it.  vpdpbusd of each row pair against
+ * the token's block in both halves leaves 8 partial sums per row; two
+ * rounds of unpacks and adds and one of 128-bit shuffles fold them into
+ * one lane per row, in row order.
+ */
+T512Q static void
+tile_512_dec(const uint8_t *g, size_t rb, int n, const uint8_t *xq, float *y, int pf)
+{
+    const __m512i off = row_offsets(rb), c80 = _mm512_set1_epi8((char)0x80);
+    int nb = n / 32, b, k;
+    __m512 acc = _mm512_setzero_ps();
+
+    for (b = 0; b < nb; b++) {
+        const uint8_t *p = g + (size_t)b * 34 + 2;
+        __m512i xb = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(xq + (size_t)b * 32)));
+        __m512i s[8], h[2], sum;
+        __m512 dw;
+
+        #pragma GCC unroll 8
+        for (k = 0; k < 8; k++)
+            s[k] = _mm512_dpbusd_epi32(_mm512_setzero_si512(),
+                                       _mm512_xor_si512(row_pair(p, rb, k), c80), xb);
+        dw = scales_16(g, b, off);
+        if (pf)
+            prefetch_next_16(p, rb);
+        #pragma GCC unroll 2
+        for (k = 0; k < 8; k += 4) {
+            __m512i a01 = _mm512_add_epi32(_mm512_unpacklo_epi32(s[k], s[k + 1]),
+                                           _mm512_unpackhi_epi32(s[k], s[k + 1]));
+            __m512i a23 = _mm512_add_epi32(_mm512_unpacklo_epi32(s[k + 2], s[k + 3]),
+                                           _mm512_unpackhi_epi32(s[k + 2], s[k + 3]));
+            h[k / 4] = _mm512_add_epi32(_mm512_unpacklo_epi64(a01, a23),
+                                        _mm512_unpackhi_epi64(a01, a23));
+        }
+        sum = _mm512_add_epi32(_mm512_shuffle_i32x4(h[0], h[1], 0x88),
+                               _mm512_shuffle_i32x4(h[0], h[1], 0xdd));
+        acc = _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_set1_ps(xq_scale(xq, n, b))),
+                              _mm512_cvtepi32_ps(_mm512_sub_epi32(
+                                  sum, _mm512_set1_epi32(xq_offset(xq, n, b)))),
+                              acc);
+    }
+    _mm512_storeu_ps(y, acc);
+}
+
+/* Instances for each token count, so every loop above unrolls fully. */
+#define TILE512(N)                                                          \
+    T512Q static void tile_512_##N(const uint8_t *g, size_t rb, int n,       \
+                                   const uint8_t *xq, size_t ldq, float *y, \
+                                   int ldy, int pf)                         \
+    {                                                                       \
+        tile_512(g, rb, n, xq, ldq, N, y, ldy, pf);                         \
+    }
+TILE512(1)
+TILE512(2)
+TILE512(3)
+TILE512(4)
+TILE512(5)
+TILE512(6)
+TILE512(7)
+TILE512(8)
+TILE512(9)
+TILE512(10)
+TILE512(11)
+TILE512(12)
+TILE512(13)
+TILE512(14)
+TILE512(15)
+TILE512(16)
+
+typedef void (*tile512_fn)(const uint8_t *, size_t, int, const uint8_t *, size_t,
+                           float *, int, int);
+
+/* Rows left over by the 16-row tiles: the portable dot, same bits. */
+static void
+rows_generic(const gpt_matrix *W, const uint8_t *xq, size_t ldq, int T,
+             float *y, int ldy, int r0, int r1)
+{
+    int r, t;
+
+    for (r = r0; r < r1; r++)
+        for (t = 0; t < T; t++)
+            y[(size_t)t * ldy + r] = gpt_dot_q8_generic(
+                (const uint8_t *)W->data + (size_t)r * W->row_bytes, W->cols / 32,
+                xq + (size_t)t * ldq);
+}
 
 T512Q void
 gpt_matmul_q8_avx512(const gpt_matrix *W, const uint8_t *xq, size_t ldq, int T,
                      float *y, int ldy, int r0, int r1)
 {
-    static const tile512_fn tiles[TT + 1] = {NULL, tile_512_2_1, tile_512_2_2,
-                                             tile_512_2_3, tile_512_2_4, tile_512_2_5,
-                                             tile_512_2_6, tile_512_2_7, tile_512_2_8};
-    const uint8_t *base = W->data;
-    /* prefetch rows ahead for every T: a small batch is as memory-bound as
-     * decode; only the first token group reads the rows from memory */
-    size_t pf = PF_ROWS * W->row_bytes;
-    int nb = W->cols / 32, step = T == 1 ? 2 * RP : 4, r, t, g;
+    static const tile512_fn tiles[TT + 1] = {NULL, tile_512_1, tile_512_2, tile_512_3,
+                                             tile_512_4, tile_512_5, tile_512_6,
+                                             tile_512_7, tile_512_8, tile_512_9,
+                                             tile_512_10, tile_512_11, tile_512_12,
+                                             tile_512_13, tile_512_14, tile_512_15,
+                                             tile_512_16};
+    size_t rb = W->row_bytes;
+    int r, t;
 
-    for (r = r0; r < r1; r += step) {
-        const uint8_t *rows[2 * RP];
-        int nr = r1 - r < step ? r1 - r : step;
-
-        for (g = 0; g < 2 * RP; g++)   /* pad a short tile with its last row */
-            rows[g] = base + (size_t)(r + (g < nr ? g : nr - 1)) * W->row_bytes;
-        for (t = 0; t < T; t += TT) {
-            int tt = T - t < TT ? T - t : TT, i;
-            float out[TT][2 * RP];
-            if (T == 1)
-                tile_512_4_1(rows, nb, xq, ldq, out, pf);
-            else
-                tiles[tt](rows, nb, xq + (size_t)t * ldq, ldq, out,
-                          t == 0 ? pf : 0);
-            for (i = 0; i < tt; i++)
-                for (g = 0; g < nr; g++)
-                    y[(size_t)(t + i) * ldy + r + g] = out[i][g];
+    for (r = r0; r + ROWS <= r1; r += ROWS) {
+        const uint8_t *g = (const uint8_t *)W->data + (size_t)r * rb;
+        /* the next tile's rows, past r1 too (the next head's, in decode's
+         * product split by heads); only the first token group streams */
+        int pf = r + 2 * ROWS <= W->rows;
+        if (T == 1) {
+            tile_512_dec(g, rb, W->cols, xq, y + r, pf);
+            continue;
         }
+        for (t = 0; t < T; t += TT)
+            tiles[T - t < TT ? T - t : TT](g, rb, W->cols, xq + (size_t)t * ldq, ldq,
+                                           y + (size_t)t * ldy + r, ldy, t == 0 && pf);
     }
+    rows_generic(W, xq, ldq, T, y, ldy, r, r1);
 }
 
 /* ---------------------------------------------------------------- AVX2 */
@@ -200,7 +340,6 @@ gpt_quantize_avx2(const float *x, int ldx, int T, int n, uint8_t *xq)
 {
     const __m256i absmask = _mm256_set1_epi32(0x7fffffff);
     const __m256i lo = _mm256_set1_epi32(-127), hi = _mm256_set1_epi32(127);
-    const __m256i off = _mm256_set1_epi32(128);
     const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
     size_t ldq = gpt_q8x_stride(n);
     int nb = n / 32, t, b, h;
@@ -209,10 +348,11 @@ gpt_quantize_avx2(const float *x, int ldx, int T, int n, uint8_t *xq)
         const float *xt = x + (size_t)t * ldx;
         uint8_t *q = xq + (size_t)t * ldq;
         float *d = (float *)(q + n);
+        int32_t *c = (int32_t *)(d + nb);
         for (b = 0; b < nb; b++) {
             __m256 v[4];
-            __m256i m = _mm256_setzero_si256(), qi[4];
-            __m128i m4;
+            __m256i m = _mm256_setzero_si256(), qi[4], sum;
+            __m128i m4, s4;
             union { uint32_t u; float f; } amax;
             __m256 id;
 
@@ -228,89 +368,86 @@ gpt_quantize_avx2(const float *x, int ldx, int T, int n, uint8_t *xq)
             id = _mm256_set1_ps(gpt_q8x_inv_scale(amax.f));
             for (h = 0; h < 4; h++) {
                 qi[h] = _mm256_cvtps_epi32(_mm256_mul_ps(v[h], id));
-                qi[h] = _mm256_add_epi32(_mm256_min_epi32(_mm256_max_epi32(qi[h], lo), hi), off);
+                qi[h] = _mm256_min_epi32(_mm256_max_epi32(qi[h], lo), hi);
             }
-            /* 1..255 survive both packs; the packs interleave 128-bit
+            /* -127..127 survive both packs; the packs interleave 128-bit
              * lanes, the permutation puts the dwords back in order */
             _mm256_storeu_si256((__m256i *)(q + b * 32),
                                 _mm256_permutevar8x32_epi32(
-                                    _mm256_packus_epi16(_mm256_packs_epi32(qi[0], qi[1]),
-                                                        _mm256_packs_epi32(qi[2], qi[3])),
+                                    _mm256_packs_epi16(_mm256_packs_epi32(qi[0], qi[1]),
+                                                       _mm256_packs_epi32(qi[2], qi[3])),
                                     order));
+            sum = _mm256_add_epi32(_mm256_add_epi32(qi[0], qi[1]), _mm256_add_epi32(qi[2], qi[3]));
+            s4 = _mm_add_epi32(_mm256_castsi256_si128(sum), _mm256_extracti128_si256(sum, 1));
+            s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4e));
+            s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xb1));
+            c[b] = 128 * _mm_cvtsi128_si32(s4);
         }
     }
 }
 
-T256Q static INLINE float
-hsum8_256(__m256 v)
-{
-    __m128 a = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    __m128 b = _mm_add_ps(a, _mm_movehl_ps(a, a));
-    return _mm_cvtss_f32(_mm_add_ss(b, _mm_shuffle_ps(b, b, 1)));
-}
-
-#define R2 2 /* rows per AVX2 tile */
+/* Prefetch distance for AVX2 rows, as in kernels_x86.c: rows of a few
+ * hundred bytes are too short for the hardware prefetcher to ramp up. */
+#define PF_ROWS 8
+#define R2 4 /* rows per AVX2 tile */
 #define T2 4 /* tokens per AVX2 tile */
 
 /* One tile: rows[0..R2) x tt tokens.  No VNNI here: maddubs multiplies
  * unsigned by signed bytes and saturates pairs at 16 bits, so it gets |w|
  * (<= 128) and q with w's sign (|q| <= 127): pairs stay under 2^15. */
 T256Q static INLINE void
-tile_256(const uint8_t *const rows[R2], int nb, const uint8_t *xq, size_t ldq,
-         int tt, float out[T2][R2], size_t pf)
+tile_256(const uint8_t *const rows[R2], int n, const uint8_t *xq, size_t ldq,
+         int tt, float *y, int ldy, size_t pf)
 {
-    const __m256i c80 = _mm256_set1_epi8((char)0x80), ones = _mm256_set1_epi16(1);
-    __m256 acc[R2][T2];
-    int b, g, t;
+    const __m256i ones = _mm256_set1_epi16(1);
+    int nb = n / 32, b, g, t;
+    __m128 acc[T2];
 
     #pragma GCC unroll 4
     for (t = 0; t < tt; t++)
-        #pragma GCC unroll 2
-        for (g = 0; g < R2; g++)
-            acc[g][t] = _mm256_setzero_ps();
+        acc[t] = _mm_setzero_ps();
     for (b = 0; b < nb; b++) {
         __m256i w[R2], aw[R2];
-        __m256 dw[R2];
-        #pragma GCC unroll 2
+        float d[R2];
+        __m128 dw;
+        #pragma GCC unroll 4
         for (g = 0; g < R2; g++) {
             const uint8_t *blk = rows[g] + (size_t)b * 34;
             uint16_t h;
             memcpy(&h, blk, 2);
-            dw[g] = _mm256_set1_ps(_cvtsh_ss(h));
+            d[g] = _cvtsh_ss(h);
             w[g] = _mm256_loadu_si256((const __m256i *)(blk + 2));
             aw[g] = _mm256_abs_epi8(w[g]);
             if (pf)
                 __builtin_prefetch(blk + pf, 0, 0);
         }
+        dw = _mm_loadu_ps(d);
         #pragma GCC unroll 4
         for (t = 0; t < tt; t++) {
             const uint8_t *qt = xq + (size_t)t * ldq;
-            __m256i xs = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(qt + b * 32)), c80);
-            float dxs;
-            __m256 dx;
-            memcpy(&dxs, qt + (size_t)nb * 32 + (size_t)b * 4, 4);
-            dx = _mm256_set1_ps(dxs);
-            #pragma GCC unroll 2
-            for (g = 0; g < R2; g++) {
-                __m256i p = _mm256_madd_epi16(
+            __m256i xs = _mm256_loadu_si256((const __m256i *)(qt + b * 32)), p[R2], h;
+            __m128i s;
+            #pragma GCC unroll 4
+            for (g = 0; g < R2; g++)
+                p[g] = _mm256_madd_epi16(
                     _mm256_maddubs_epi16(aw[g], _mm256_sign_epi8(xs, w[g])), ones);
-                acc[g][t] = _mm256_fmadd_ps(_mm256_mul_ps(dw[g], dx), _mm256_cvtepi32_ps(p), acc[g][t]);
-            }
+            h = _mm256_hadd_epi32(_mm256_hadd_epi32(p[0], p[1]), _mm256_hadd_epi32(p[2], p[3]));
+            s = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+            acc[t] = _mm_fmadd_ps(_mm_mul_ps(dw, _mm_set1_ps(xq_scale(qt, n, b))),
+                                  _mm_cvtepi32_ps(s), acc[t]);
         }
     }
     #pragma GCC unroll 4
     for (t = 0; t < tt; t++)
-        #pragma GCC unroll 2
-        for (g = 0; g < R2; g++)
-            out[t][g] = hsum8_256(acc[g][t]);
+        _mm_storeu_ps(y + (size_t)t * ldy, acc[t]);
 }
 
 #define TILE256(N)                                                          \
-    T256Q static void tile_256_##N(const uint8_t *const rows[R2], int nb,    \
-                                   const uint8_t *xq, size_t ldq,           \
-                                   float out[T2][R2], size_t pf)             \
+    T256Q static void tile_256_##N(const uint8_t *const rows[R2], int n,     \
+                                   const uint8_t *xq, size_t ldq, float *y, \
+                                   int ldy, size_t pf)                      \
     {                                                                       \
-        tile_256(rows, nb, xq, ldq, N, out, pf);                            \
+        tile_256(rows, n, xq, ldq, N, y, ldy, pf);                          \
     }
 TILE256(1)
 TILE256(2)
@@ -318,7 +455,7 @@ TILE256(3)
 TILE256(4)
 
 typedef void (*tile256_fn)(const uint8_t *const *, int, const uint8_t *, size_t,
-                           float (*)[R2], size_t);
+                           float *, int, size_t);
 
 T256Q void
 gpt_matmul_q8_avx2(const gpt_matrix *W, const uint8_t *xq, size_t ldq, int T,
@@ -327,25 +464,19 @@ gpt_matmul_q8_avx2(const gpt_matrix *W, const uint8_t *xq, size_t ldq, int T,
     static const tile256_fn tiles[T2 + 1] = {NULL, tile_256_1, tile_256_2,
                                              tile_256_3, tile_256_4};
     const uint8_t *base = W->data;
-    size_t pf = PF_ROWS * W->row_bytes; /* every T, as on AVX-512 */
-    int nb = W->cols / 32, r, t, g;
+    size_t pf = PF_ROWS * W->row_bytes; /* every T: a small batch is as
+                                           memory-bound as decode */
+    int r, t, g;
 
-    for (r = r0; r < r1; r += R2) {
+    for (r = r0; r + R2 <= r1; r += R2) {
         const uint8_t *rows[R2];
-        int nr = r1 - r < R2 ? r1 - r : R2;
-
         for (g = 0; g < R2; g++)
-            rows[g] = base + (size_t)(r + (g < nr ? g : nr - 1)) * W->row_bytes;
-        for (t = 0; t < T; t += T2) {
-            int tt = T - t < T2 ? T - t : T2, i;
-            float out[T2][R2];
-            tiles[tt](rows, nb, xq + (size_t)t * ldq, ldq, out,
-                      t == 0 ? pf : 0);
-            for (i = 0; i < tt; i++)
-                for (g = 0; g < nr; g++)
-                    y[(size_t)(t + i) * ldy + r + g] = out[i][g];
-        }
+            rows[g] = base + (size_t)(r + g) * W->row_bytes;
+        for (t = 0; t < T; t += T2)
+            tiles[T - t < T2 ? T - t : T2](rows, W->cols, xq + (size_t)t * ldq, ldq,
+                                           y + (size_t)t * ldy + r, ldy, t == 0 ? pf : 0);
     }
+    rows_generic(W, xq, ldq, T, y, ldy, r, r1);
 }
 
 #else /* not x86: the tables in kernels_x86.c are empty and unused */

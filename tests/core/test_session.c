@@ -363,6 +363,7 @@ test_q8_quantize(void)
     size_t ldq = gpt_q8x_stride(N);
     uint8_t *q0 = calloc(T, ldq), *q1 = calloc(T, ldq);
     float x[T * N], d[NB];
+    int32_t c[NB];
     unsigned seed = 99;
     int i, pi;
 
@@ -387,24 +388,34 @@ test_q8_quantize(void)
     }
     ref->quantize(x, N, T, N, q0);
     memcpy(d, q0 + N, sizeof d);
-    CHECK(q0[0] == 255 && q0[1] == 130 && q0[2] == 132 && q0[3] == 126 && q0[4] == 128 &&
-          q0[5] == 128 && q0[6] == 1 && q0[7] == 254 && q0[8] == 130 && q0[9] == 128 && d[0] == 1.0f,
-          "q8 quantize block 0: %d %d %d %d %d %d %d %d %d, d %g", q0[0], q0[1], q0[2], q0[3],
-          q0[4], q0[5], q0[6], q0[7], q0[8], d[0]);
+    memcpy(c, q0 + N + sizeof d, sizeof c);
+#define Q(i) ((int8_t)q0[i])
+    CHECK(Q(0) == 127 && Q(1) == 2 && Q(2) == 4 && Q(3) == -2 && Q(4) == 0 &&
+          Q(5) == 0 && Q(6) == -127 && Q(7) == 126 && Q(8) == 2 && Q(9) == 0 && d[0] == 1.0f,
+          "q8 quantize block 0: %d %d %d %d %d %d %d %d %d, d %g", Q(0), Q(1), Q(2), Q(3),
+          Q(4), Q(5), Q(6), Q(7), Q(8), d[0]);
     for (i = 32; i < 64; i++)
-        CHECK(q0[i] == 128, "q8 zero block byte %d = %d", i, q0[i]);
-    CHECK(d[1] == 0.0f && d[2] == 1e-35f / 127.0f && q0[2 * 32 + 3] == 128,
-          "q8 tiny block: d %g, q %d", d[2], q0[2 * 32 + 3]);
-    CHECK(isnan(d[3]) && q0[3 * 32 + 5] == 1 && q0[3 * 32 + 6] == 128,
-          "q8 NaN block: d %g, q %d %d", d[3], q0[3 * 32 + 5], q0[3 * 32 + 6]);
-    CHECK(isinf(d[4]) && q0[4 * 32 + 7] == 1 && q0[4 * 32 + 8] == 128,
-          "q8 inf block: d %g, q %d %d", d[4], q0[4 * 32 + 7], q0[4 * 32 + 8]);
+        CHECK(Q(i) == 0, "q8 zero block byte %d = %d", i, Q(i));
+    CHECK(d[1] == 0.0f && c[1] == 0 && d[2] == 1e-35f / 127.0f && Q(2 * 32 + 3) == 0,
+          "q8 tiny block: d %g, q %d", d[2], Q(2 * 32 + 3));
+    CHECK(isnan(d[3]) && Q(3 * 32 + 5) == -127 && Q(3 * 32 + 6) == 0,
+          "q8 NaN block: d %g, q %d %d", d[3], Q(3 * 32 + 5), Q(3 * 32 + 6));
+    CHECK(isinf(d[4]) && Q(4 * 32 + 7) == -127 && Q(4 * 32 + 8) == 0,
+          "q8 inf block: d %g, q %d %d", d[4], Q(4 * 32 + 7), Q(4 * 32 + 8));
     for (i = 0; i < 32; i++) {
         /* x * (127 / 8) rounded half to even, from the definition */
         float v = x[7 * 32 + i] * (127.0f / 8.0f);
         int want = (int)nearbyint(v);
-        CHECK(q0[7 * 32 + i] == want + 128, "q8 block 7 byte %d: %d, want %d", i, q0[7 * 32 + i], want + 128);
+        CHECK(Q(7 * 32 + i) == want, "q8 block 7 byte %d: %d, want %d", i, Q(7 * 32 + i), want);
     }
+    for (i = 0; i < NB; i++) {
+        /* c = 128 x the block's sum of q */
+        int j, sum = 0;
+        for (j = 0; j < 32; j++)
+            sum += Q(i * 32 + j);
+        CHECK(c[i] == 128 * sum, "q8 block %d: c %d, want %d", i, c[i], 128 * sum);
+    }
+#undef Q
     for (pi = 0; pi < 2; pi++) {
         const gpt_kernels *k = gpt_kernels_by_name(simd_paths[pi]);
         if (!k)
@@ -421,18 +432,19 @@ test_q8_quantize(void)
     free(q1);
 }
 
-/* Products over ragged tiles: T = 11 (8 + 3 tokens), rows 21 split at 5,
- * odd block counts, weights at -128 and 127, scales of both signs. */
+/* Products over ragged tiles: T = 19 (16 + 3 tokens), 53 rows (three
+ * 16-row tiles and 5 left over) split at 5 and at 16 as threads split
+ * them, odd block counts, weights at -128 and 127, scales of both signs. */
 static void
 test_q8_matmul(void)
 {
     const gpt_kernels *ref = gpt_kernels_generic();
-    int cols_list[] = {32, 96, 768}, ci, pi;
+    int cols_list[] = {32, 96, 768, 3072}, ci, pi;
     unsigned seed = 4242;
 
 #define RND() ((seed = seed * 1103515245u + 12345u), ((int)((seed >> 8) & 0xffff) - 32768) / 32768.0f)
-    for (ci = 0; ci < 3; ci++) {
-        int rows = 21, cols = cols_list[ci], T = 11, r, i, t;
+    for (ci = 0; ci < 4; ci++) {
+        int rows = 53, cols = cols_list[ci], T = 19, r, i, t;
         size_t rb = cols / 32 * 34u, ldq = gpt_q8x_stride(cols);
         uint8_t *data = malloc(rows * rb), *xq = malloc(T * ldq);
         float *x = malloc(sizeof(float) * cols * T);
@@ -464,7 +476,7 @@ test_q8_matmul(void)
                         uint16_t h;
                         memcpy(&h, b, 2);
                         want += (double)gpt_f16_to_f32(h) * (int8_t)b[2 + i % 32] * dx[i / 32] *
-                                ((int)xq[t * ldq + i] - 128);
+                                (int8_t)xq[t * ldq + i];
                     }
                     if (fabs(y0[t * rows + r] - want) > worst)
                         worst = fabs(y0[t * rows + r] - want);
@@ -478,13 +490,17 @@ test_q8_matmul(void)
             const gpt_kernels *k = gpt_kernels_by_name(simd_paths[pi]);
             if (!k)
                 continue;
-            memset(y1, 0, sizeof(float) * rows * T);
-            k->matmul_q8(&W, xq, ldq, T, y1, rows, 0, 5);
-            k->matmul_q8(&W, xq, ldq, T, y1, rows, 5, rows);
-            CHECK(memcmp(y0, y1, sizeof(float) * rows * T) == 0,
-                  "%s q8 matmul differs from generic (cols %d)", simd_paths[pi], cols);
+            int split;
+            for (split = 5; split <= 16; split += 11) {
+                memset(y1, 0, sizeof(float) * rows * T);
+                k->matmul_q8(&W, xq, ldq, T, y1, rows, 0, split);
+                k->matmul_q8(&W, xq, ldq, T, y1, rows, split, rows);
+                CHECK(memcmp(y0, y1, sizeof(float) * rows * T) == 0,
+                      "%s q8 matmul differs from generic (cols %d, split at %d)", simd_paths[pi],
+                      cols, split);
+            }
             for (t = 0; t < T; t++) {
-                float one[21];
+                float one[53];
                 k->matmul_q8(&W, xq + t * ldq, ldq, 1, one, rows, 0, rows);
                 CHECK(memcmp(one, y0 + t * rows, sizeof one) == 0,
                       "%s q8: T=1 differs from T=%d (token %d, cols %d)", simd_paths[pi], T, t, cols);
