@@ -625,6 +625,18 @@ gguf_get_string(const gguf_file *f, const char *key, gguf_str *out,
     return GPT_OK;
 }
 
+static size_t
+string_array_bytes(uint64_t n)
+{
+    return gpt_mapped_round((size_t)n * (sizeof(const char *) + sizeof(uint32_t)));
+}
+
+void
+gguf_free_string_array(const char **ptrs, uint64_t n)
+{
+    gpt_free_mapped((void *)ptrs, string_array_bytes(n));
+}
+
 gpt_status
 gguf_get_string_array(const gguf_file *f, const char *key, const char ***ptrs,
                       uint32_t **lens, uint64_t *n, gpt_error *err)
@@ -639,24 +651,20 @@ gguf_get_string_array(const gguf_file *f, const char *key, const char ***ptrs,
     if (kv->type != GGUF_ARRAY || kv->arr_type != GGUF_STRING)
         return gpt_set_error(err, GPT_ERR_CORRUPT_MODEL,
                              "metadata %s is not an array of strings", key);
-    *ptrs = gpt_malloc_whole((size_t)kv->arr_n * sizeof **ptrs);
-    *lens = gpt_malloc_whole((size_t)kv->arr_n * sizeof **lens);
-    if (!*ptrs || !*lens) {
-        gpt_free(*ptrs);
-        gpt_free(*lens);
-        *ptrs = NULL;
-        *lens = NULL;
+    /* indexes of the whole vocabulary, written once: one mapping in 2 MiB
+     * pages (mapping.h) */
+    *ptrs = gpt_alloc_mapped(string_array_bytes(kv->arr_n));
+    *lens = *ptrs ? (uint32_t *)(*ptrs + kv->arr_n) : NULL;
+    if (!*ptrs)
         return gpt_set_error(err, GPT_ERR_NOMEM,
                              "out of memory reading %s", key);
-    }
     /* Lengths were validated by gguf_parse. */
     p = kv->value;
     for (i = 0; i < kv->arr_n; i++) {
         uint64_t len;
         memcpy(&len, p, 8);
         if (len > UINT32_MAX) {
-            gpt_free(*ptrs);
-            gpt_free(*lens);
+            gguf_free_string_array(*ptrs, kv->arr_n);
             *ptrs = NULL;
             *lens = NULL;
             return gpt_set_error(err, GPT_ERR_CORRUPT_MODEL,

@@ -77,10 +77,12 @@ gpt_status gguf_get_float(const gguf_file *f, const char *key, double *out,
                           gpt_error *err);
 gpt_status gguf_get_string(const gguf_file *f, const char *key, gguf_str *out,
                            gpt_error *err);
-/* A string array: fills ptrs/lens (allocated, gpt_free both). */
+/* A string array: fills ptrs/lens, both in one allocation that
+ * gguf_free_string_array(*ptrs, *n) releases. */
 gpt_status gguf_get_string_array(const gguf_file *f, const char *key,
                                  const char ***ptrs, uint32_t **lens,
                                  uint64_t *n, gpt_error *err);
+void gguf_free_string_array(const char **ptrs, uint64_t n);
 
 const char *ggml_type_name(uint32_t type);
 /* Block size (weights per block) and bytes per block; 0 if unknown. */

@@ -18,10 +18,9 @@ void *gpt_map_aligned(int fd, size_t size);
  * gpt_free_mapped(p, size). */
 void *gpt_alloc_mapped(size_t size);
 void gpt_free_mapped(void *p, size_t size);
-
-/* gpt_malloc for a buffer about to be written whole (a table being
- * built): its pages are mapped in one call rather than one trap each.
- * Release with gpt_free. */
-void *gpt_malloc_whole(size_t size);
+/* size rounded up to whole 2 MiB pages: a table of a few hundred KiB that
+ * is written whole gets one huge page instead of a 4 KiB page (and, on a
+ * virtual machine, a trap to the host) per 4 KiB. */
+size_t gpt_mapped_round(size_t size);
 
 #endif

@@ -36,9 +36,11 @@ typedef struct tok_slot {
 
 struct gpt_tokenizer {
     uint32_t n_tokens;
-    unsigned char *arena; /* raw bytes of every token, back to back */
+    void *mem;            /* off, rank and arena, one mapping */
+    size_t mem_bytes;
     size_t *off;          /* [n_tokens + 1]: token i is arena[off[i]..off[i+1]) */
     uint32_t *rank;       /* [n_tokens]: merge rank, RANK_BYTE or NO_RANK */
+    unsigned char *arena; /* raw bytes of every token, back to back */
     size_t max_ranked_len; /* longest ranked token, bytes */
     tok_slot *tok_tab;
     uint32_t tok_mask;
@@ -130,8 +132,8 @@ unicode_to_byte_table(int16_t inv[ALPHABET_END])
 /* Converts a token string to raw bytes in out (capacity n).  Returns 0, or
  * -1 with *bad the offset of invalid UTF-8. */
 static int
-to_raw(const int16_t *inv, const unsigned char *s, size_t n,
-       unsigned char *out, size_t *out_n, size_t *bad)
+to_raw_general(const int16_t *inv, const unsigned char *s, size_t n,
+               unsigned char *out, size_t *out_n, size_t *bad)
 {
     size_t i = 0, o = 0, adv;
 
@@ -149,6 +151,37 @@ to_raw(const int16_t *inv, const unsigned char *s, size_t n,
         out[o++] = (unsigned char)inv[cp];
         i += adv;
     }
+    *out_n = o;
+    return 0;
+}
+
+/* to_raw_general, in one pass for the strings of GPT-2's alphabet (code
+ * points below U+0144: one or two bytes of UTF-8), which are nearly all of
+ * a vocabulary and its merges; anything else takes the general way, which
+ * validates and keeps special tokens as they are. */
+static int
+to_raw(const int16_t *inv, const unsigned char *s, size_t n,
+       unsigned char *out, size_t *out_n, size_t *bad)
+{
+    size_t i = 0, o = 0;
+
+    while (i < n) {
+        unsigned b = s[i], cp;
+        if (b < 0x80) {
+            cp = b;
+            i++;
+        } else if (b >= 0xC2 && b <= 0xC5 && i + 1 < n && (s[i + 1] & 0xC0) == 0x80) {
+            cp = (b & 0x1F) << 6 | (s[i + 1] & 0x3F);
+            i += 2;
+        } else {
+            break;
+        }
+        if (cp >= ALPHABET_END || inv[cp] < 0)
+            break;
+        out[o++] = (unsigned char)inv[cp];
+    }
+    if (i < n)
+        return to_raw_general(inv, s, n, out, out_n, bad);
     *out_n = o;
     return 0;
 }
@@ -380,14 +413,19 @@ gpt_tokenizer_new(const char *const *tokens, const uint32_t *token_lens,
     if (!t)
         goto nomem;
     t->n_tokens = n_tokens;
-    t->arena = gpt_malloc_whole(total);
-    t->off = gpt_malloc_whole((n_tokens + (size_t)1) * sizeof *t->off);
-    t->rank = gpt_malloc_whole(n_tokens * sizeof *t->rank);
+    /* written whole while building: one mapping in 2 MiB pages (mapping.h)
+     * for the three arrays, and one for the hash table (2 MiB for GPT-2's
+     * vocabulary) */
+    t->mem_bytes = gpt_mapped_round((n_tokens + (size_t)1) * sizeof *t->off +
+                                    n_tokens * sizeof *t->rank + total);
+    t->mem = gpt_alloc_mapped(t->mem_bytes);
     t->tok_mask = (uint32_t)pow2_at_least(2 * (uint64_t)n_tokens) - 1;
-    /* 2 MiB for GPT-2's vocabulary: one huge page (mapping.c) */
     t->tok_tab = gpt_alloc_mapped(((size_t)t->tok_mask + 1) * sizeof *t->tok_tab);
-    if (!t->arena || !t->off || !t->rank || !t->tok_tab)
+    if (!t->mem || !t->tok_tab)
         goto nomem;
+    t->off = t->mem;
+    t->rank = (uint32_t *)(t->off + n_tokens + 1);
+    t->arena = (unsigned char *)(t->rank + n_tokens);
     memset(t->tok_tab, 0xFF, ((size_t)t->tok_mask + 1) * sizeof *t->tok_tab);
 
     /* tokens -> raw bytes and their hashes, then into the hash table (the
@@ -469,9 +507,8 @@ gpt_tokenizer_free(gpt_tokenizer *t)
 {
     if (!t)
         return;
-    gpt_free(t->arena);
-    gpt_free(t->off);
-    gpt_free(t->rank);
+    if (t->mem)
+        gpt_free_mapped(t->mem, t->mem_bytes);
     if (t->tok_tab)
         gpt_free_mapped(t->tok_tab, ((size_t)t->tok_mask + 1) * sizeof *t->tok_tab);
     gpt_free(t);
