@@ -654,10 +654,11 @@ gguf_get_string_array(const gguf_file *f, const char *key, const char ***ptrs,
     /* indexes of the whole vocabulary, written once: one mapping in 2 MiB
      * pages (mapping.h) */
     *ptrs = gpt_alloc_mapped(string_array_bytes(kv->arr_n));
-    *lens = *ptrs ? (uint32_t *)(*ptrs + kv->arr_n) : NULL;
+    *lens = NULL;
     if (!*ptrs)
         return gpt_set_error(err, GPT_ERR_NOMEM,
                              "out of memory reading %s", key);
+    *lens = (uint32_t *)(*ptrs + kv->arr_n);
     /* Lengths were validated by gguf_parse. */
     p = kv->value;
     for (i = 0; i < kv->arr_n; i++) {

@@ -78,7 +78,7 @@ gpt_status gguf_get_float(const gguf_file *f, const char *key, double *out,
 gpt_status gguf_get_string(const gguf_file *f, const char *key, gguf_str *out,
                            gpt_error *err);
 /* A string array: fills ptrs/lens, both in one allocation that
- * gguf_free_string_array(*ptrs, *n) releases. */
+ * gguf_free_string_array(*ptrs, *n) releases (NULL ok). */
 gpt_status gguf_get_string_array(const gguf_file *f, const char *key,
                                  const char ***ptrs, uint32_t **lens,
                                  uint64_t *n, gpt_error *err);

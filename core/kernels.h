@@ -96,6 +96,20 @@ typedef struct gpt_kernels {
 #define GPT_Q8X_TINY 0x1p-100f
 /* Bytes per quantized vector of n floats (a multiple of 64). */
 size_t gpt_q8x_stride(int n);
+/* Where a quantized vector of n floats keeps its d_x and c (the layout
+ * above); like strchr, the pointers are as writable as the caller's. */
+static inline float *
+gpt_q8x_scales(const uint8_t *xq, int n)
+{
+    return (float *)(uintptr_t)(xq + n);
+}
+
+static inline int32_t *
+gpt_q8x_offsets(const uint8_t *xq, int n)
+{
+    return (int32_t *)(uintptr_t)(xq + n + (size_t)(n / 32) * sizeof(float));
+}
+
 /* id of the quantization above. */
 static inline float
 gpt_q8x_inv_scale(float amax)

@@ -56,8 +56,8 @@ gpt_quantize_generic(const float *x, int ldx, int T, int n, uint8_t *xq)
     for (t = 0; t < T; t++) {
         const float *xt = x + (size_t)t * ldx;
         int8_t *q = (int8_t *)(xq + (size_t)t * ldq);
-        float *d = (float *)(xq + (size_t)t * ldq + n);
-        int32_t *c = (int32_t *)(d + nb);
+        float *d = gpt_q8x_scales(xq + (size_t)t * ldq, n);
+        int32_t *c = gpt_q8x_offsets(xq + (size_t)t * ldq, n);
         for (b = 0; b < nb; b++) {
             float amax = block_amax(xt + b * 32), id = gpt_q8x_inv_scale(amax);
             int32_t sum = 0;
@@ -75,7 +75,7 @@ float
 gpt_dot_q8_generic(const uint8_t *row, int nb, const uint8_t *xq)
 {
     const int8_t *q = (const int8_t *)xq;
-    const float *dx = (const float *)(xq + (size_t)nb * 32);
+    const float *dx = gpt_q8x_scales(xq, nb * 32);
     float acc = 0.0f;
     int b, i;
 

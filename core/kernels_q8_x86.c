@@ -7,11 +7,11 @@
  * transposes it in registers so that vector j holds bytes 4j..4j+3 of
  * every row, and then each token costs 8 vpdpbusd against its broadcast
  * activations, one conversion and one fma for all 16 rows.  The transpose
- * is paid once per block and shared by up to 8 tokens, so prefill and
- * batched decoding run near int8 throughput, and decode (one token)
- * reads the weights in 16-row runs that are contiguous in memory, which
- * the tile prefetches one run ahead.  Rows left over (fewer than 16) take
- * the portable dot, which gives the same bits.
+ * is paid once per block and shared by up to 16 tokens, so prefill and
+ * batched decoding run near int8 throughput.  Decode (one token) skips
+ * the transpose and folds each row's partial sums instead.  Both read the
+ * weights in 16-row runs, contiguous in memory, and prefetch the next run.
+ * Rows left over (fewer than 16) take the portable dot, same bits.
  *
  * AVX2 (no VNNI) keeps rows in memory order: maddubs with the sign trick
  * makes 8 exact partial sums per row and block, and horizontal adds fold
@@ -28,23 +28,6 @@
 #define T256Q __attribute__((target("avx2,fma,f16c")))
 #define INLINE inline __attribute__((always_inline))
 
-/* Layout of a quantized vector of n floats (kernels.h): q, d_x, c. */
-static INLINE float
-xq_scale(const uint8_t *xq, int n, int b)
-{
-    float d;
-    memcpy(&d, xq + n + (size_t)b * 4, 4);
-    return d;
-}
-
-static INLINE int32_t
-xq_offset(const uint8_t *xq, int n, int b)
-{
-    int32_t c;
-    memcpy(&c, xq + n + (size_t)(n / 32) * 4 + (size_t)b * 4, 4);
-    return c;
-}
-
 /* ------------------------------------------------------------- AVX-512 */
 
 T512Q void
@@ -58,8 +41,8 @@ gpt_quantize_avx512(const float *x, int ldx, int T, int n, uint8_t *xq)
     for (t = 0; t < T; t++) {
         const float *xt = x + (size_t)t * ldx;
         uint8_t *q = xq + (size_t)t * ldq;
-        float *d = (float *)(q + n);
-        int32_t *c = (int32_t *)(d + nb);
+        float *d = gpt_q8x_scales(q, n);
+        int32_t *c = gpt_q8x_offsets(q, n);
         for (b = 0; b < nb; b++) {
             __m512 v[2] = {_mm512_loadu_ps(xt + b * 32), _mm512_loadu_ps(xt + b * 32 + 16)};
             __m512i qi[2];
@@ -80,8 +63,6 @@ gpt_quantize_avx512(const float *x, int ldx, int T, int n, uint8_t *xq)
         }
     }
 }
-
-
 
 #define ROWS 16 /* rows per tile, one per lane */
 #define TT 16   /* most tokens per tile: batches of 16 share one transpose */
@@ -199,7 +180,7 @@ tile_512(const uint8_t *g, size_t rb, int n, const uint8_t *xq, size_t ldq,
         #pragma GCC unroll 16
         for (t = 0; t < tt; t++) {
             const uint8_t *qt = xq + (size_t)t * ldq, *q = qt + (size_t)b * 32;
-            __m512i s0 = _mm512_dpbusd_epi32(_mm512_set1_epi32(-xq_offset(qt, n, b)), wt[0], bcast4(q));
+            __m512i s0 = _mm512_dpbusd_epi32(_mm512_set1_epi32(-gpt_q8x_offsets(qt, n)[b]), wt[0], bcast4(q));
             __m512i s1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wt[1], bcast4(q + 4));
             s0 = _mm512_dpbusd_epi32(s0, wt[2], bcast4(q + 8));
             s1 = _mm512_dpbusd_epi32(s1, wt[3], bcast4(q + 12));
@@ -207,7 +188,7 @@ tile_512(const uint8_t *g, size_t rb, int n, const uint8_t *xq, size_t ldq,
             s1 = _mm512_dpbusd_epi32(s1, wt[5], bcast4(q + 20));
             s0 = _mm512_dpbusd_epi32(s0, wt[6], bcast4(q + 24));
             s1 = _mm512_dpbusd_epi32(s1, wt[7], bcast4(q + 28));
-            acc[t] = _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_set1_ps(xq_scale(qt, n, b))),
+            acc[t] = _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_set1_ps(gpt_q8x_scales(qt, n)[b])),
                                      _mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1)), acc[t]);
         }
     }
@@ -254,9 +235,9 @@ tile_512_dec(const uint8_t *g, size_t rb, int n, const uint8_t *xq, float *y, in
         }
         sum = _mm512_add_epi32(_mm512_shuffle_i32x4(h[0], h[1], 0x88),
                                _mm512_shuffle_i32x4(h[0], h[1], 0xdd));
-        acc = _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_set1_ps(xq_scale(xq, n, b))),
+        acc = _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_set1_ps(gpt_q8x_scales(xq, n)[b])),
                               _mm512_cvtepi32_ps(_mm512_sub_epi32(
-                                  sum, _mm512_set1_epi32(xq_offset(xq, n, b)))),
+                                  sum, _mm512_set1_epi32(gpt_q8x_offsets(xq, n)[b]))),
                               acc);
     }
     _mm512_storeu_ps(y, acc);
@@ -347,8 +328,8 @@ gpt_quantize_avx2(const float *x, int ldx, int T, int n, uint8_t *xq)
     for (t = 0; t < T; t++) {
         const float *xt = x + (size_t)t * ldx;
         uint8_t *q = xq + (size_t)t * ldq;
-        float *d = (float *)(q + n);
-        int32_t *c = (int32_t *)(d + nb);
+        float *d = gpt_q8x_scales(q, n);
+        int32_t *c = gpt_q8x_offsets(q, n);
         for (b = 0; b < nb; b++) {
             __m256 v[4];
             __m256i m = _mm256_setzero_si256(), qi[4], sum;
@@ -433,7 +414,7 @@ tile_256(const uint8_t *const rows[R2], int n, const uint8_t *xq, size_t ldq,
                     _mm256_maddubs_epi16(aw[g], _mm256_sign_epi8(xs, w[g])), ones);
             h = _mm256_hadd_epi32(_mm256_hadd_epi32(p[0], p[1]), _mm256_hadd_epi32(p[2], p[3]));
             s = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
-            acc[t] = _mm_fmadd_ps(_mm_mul_ps(dw, _mm_set1_ps(xq_scale(qt, n, b))),
+            acc[t] = _mm_fmadd_ps(_mm_mul_ps(dw, _mm_set1_ps(gpt_q8x_scales(qt, n)[b])),
                                   _mm_cvtepi32_ps(s), acc[t]);
         }
     }

@@ -254,10 +254,8 @@ read_tokenizer(gpt_model *m, gpt_error *err)
         st = gpt_tokenizer_new(tokens, token_lens, (uint32_t)n_tokens,
                                merges, merge_lens, (uint32_t)n_merges,
                                &m->tok, err);
-    if (tokens)
-        gguf_free_string_array(tokens, n_tokens);
-    if (merges)
-        gguf_free_string_array(merges, n_merges);
+    gguf_free_string_array(tokens, n_tokens);   /* NULL ok */
+    gguf_free_string_array(merges, n_merges);
     if (st != GPT_OK)
         return st;
     m->n_vocab = (int)n_tokens;

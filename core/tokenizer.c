@@ -507,10 +507,8 @@ gpt_tokenizer_free(gpt_tokenizer *t)
 {
     if (!t)
         return;
-    if (t->mem)
-        gpt_free_mapped(t->mem, t->mem_bytes);
-    if (t->tok_tab)
-        gpt_free_mapped(t->tok_tab, ((size_t)t->tok_mask + 1) * sizeof *t->tok_tab);
+    gpt_free_mapped(t->mem, t->mem_bytes);
+    gpt_free_mapped(t->tok_tab, ((size_t)t->tok_mask + 1) * sizeof *t->tok_tab);
     gpt_free(t);
 }
 
