@@ -373,10 +373,13 @@ typedef struct batch_slot {
     int active;
     gpt_gen_state g;
     strbuf out;
-    float *logits;       /* [n_vocab]: this sequence's next-token logits */
+    float *logits;       /* [n_vocab]: room for its next-token logits */
+    const float *cur;    /* its next-token logits: logits, or its row of
+                            s->all_logits after a decode step (not copied:
+                            16 rows of 50257 floats a step) */
     int32_t *ids;        /* the prompt while it waits for its prefill */
     int n_ids;
-    int next;            /* next position to evaluate in the prefill */
+    int next_pos;        /* next position to evaluate in the prefill */
 } batch_slot;
 
 /* Starts the next non-NULL prompt from *next_input in slot b, or leaves the
@@ -408,7 +411,7 @@ batch_fill(gpt_session *s, batch_slot *b,
     if (o->max_tokens > 0) {
         b->ids = ids;
         b->n_ids = (int)n_ids;
-        b->next = -1;
+        b->next_pos = -1;
     } else {
         gpt_free(ids);
     }
@@ -483,13 +486,24 @@ batch_share_pick(const batch_slot *slots, int width, const int32_t **ids,
 static gpt_status
 batch_prefill(gpt_session *s, batch_slot *slots, int width, gpt_error *err)
 {
-    int V = s->model->n_vocab;
+    int V = s->model->n_vocab, j;
     gpt_status st;
 
+    for (j = 0; j < width && !slots[j].ids; j++)
+        ;
+    if (j == width)
+        return GPT_OK;
+    /* the passes below overwrite s->all_logits: the sequences that are
+     * decoding keep their rows first */
+    for (j = 0; j < width; j++)
+        if (slots[j].active && slots[j].cur != slots[j].logits) {
+            memcpy(slots[j].logits, slots[j].cur, (size_t)V * sizeof(float));
+            slots[j].cur = slots[j].logits;
+        }
     if ((st = gpt_session_workers(s, err)) != GPT_OK)
         return st;
     for (;;) {
-        int round[GPT_MAX_BATCH], n_round = 0, j, k;
+        int round[GPT_MAX_BATCH], n_round = 0, k;
         int32_t ids[GPT_CHUNK];
         int slot_of[GPT_CHUNK], pos[GPT_CHUNK], T = 0;
         unsigned char sel[GPT_CHUNK];
@@ -509,7 +523,7 @@ batch_prefill(gpt_session *s, batch_slot *slots, int width, gpt_error *err)
                 }
             if (later - have >= GPT_PREFIX_WAIT)
                 continue; /* next round: copy it from there */
-            b->next = gpt_prefix_start(s, j, b->ids, b->n_ids, 1);
+            b->next_pos = gpt_prefix_start(s, j, b->ids, b->n_ids, 1);
             round[n_round++] = j;
         }
         if (n_round == 0)
@@ -517,12 +531,12 @@ batch_prefill(gpt_session *s, batch_slot *slots, int width, gpt_error *err)
         /* run the round's tokens in passes of up to GPT_CHUNK */
         for (k = 0; k < n_round;) {
             batch_slot *b = &slots[round[k]];
-            ids[T] = b->ids[b->next];
+            ids[T] = b->ids[b->next_pos];
             slot_of[T] = round[k];
-            pos[T] = b->next;
-            sel[T] = ++b->next == b->n_ids;
+            pos[T] = b->next_pos;
+            sel[T] = ++b->next_pos == b->n_ids;
             T++;
-            if (b->next == b->n_ids)
+            if (b->next_pos == b->n_ids)
                 k++;
             if (T == GPT_CHUNK || k == n_round) {
                 int t, r = 0;
@@ -533,6 +547,7 @@ batch_prefill(gpt_session *s, batch_slot *slots, int width, gpt_error *err)
                         batch_slot *d = &slots[slot_of[t]];
                         memcpy(d->logits, s->all_logits + (size_t)r++ * V,
                                (size_t)V * sizeof(float));
+                        d->cur = d->logits;
                         gpt_free(d->ids);
                         d->ids = NULL;
                     }
@@ -573,6 +588,7 @@ gpt_generate_batch(gpt_session *s, const char *const *prompts,
     }
     for (j = 0; j < width; j++) {
         slots[j].logits = gpt_malloc((size_t)m->n_vocab * sizeof(float));
+        slots[j].cur = slots[j].logits;
         if (!slots[j].logits) {
             st = gpt_set_error(err, GPT_ERR_NOMEM, "out of memory");
             goto done;
@@ -613,7 +629,7 @@ gpt_generate_batch(gpt_session *s, const char *const *prompts,
             if (!b->active)
                 continue;
             any = 1;
-            st = gen_take(s, &b->g, b->logits, &step, &next, err);
+            st = gen_take(s, &b->g, b->cur, &step, &next, err);
             if (st != GPT_OK)
                 break;
             if (sb_add(&b->out, step.text, step.text_len) != 0) {
@@ -637,8 +653,7 @@ gpt_generate_batch(gpt_session *s, const char *const *prompts,
             int t;
             st = gpt_forward(s, ids, T, slot_of, pos, GPT_LOGITS_ALL, err);
             for (t = 0; st == GPT_OK && t < T; t++)
-                memcpy(slots[slot_of[t]].logits, s->all_logits + (size_t)t * m->n_vocab,
-                       (size_t)m->n_vocab * sizeof(float));
+                slots[slot_of[t]].cur = s->all_logits + (size_t)t * m->n_vocab;
         }
     } while (any);
 
