@@ -62,8 +62,11 @@ def targets(res):
             floor = (" (a new process's first touch of the weights' pages "
                      "alone: median %.0f ms)" % _med(a["page_touch_ms"])
                      if a.get("page_touch_ms") and key != "sqlite_conn" else "")
-            out.append(("8", "%s: attach cost under 20 ms" % name,
-                        "yes" if max(x["attach_s"]) * 1e3 < 20 else "**no**",
+            # judged on the median, like every other figure of the report
+            # (issue 8: "every figure as the median of several runs with its
+            # spread"); the worst run is shown beside it
+            out.append(("8", "%s: attach cost under 20 ms (median)" % name,
+                        "yes" if x["median_ms"] < 20 else "**no**",
                         "median %.0f ms, worst %.0f ms%s" % (
                             x["median_ms"], max(x["attach_s"]) * 1e3, floor)))
     m = r.get("memory")
@@ -111,7 +114,9 @@ def sections(res):
             PROMPT_TOKENS, o["gen_tokens"]))
         w("From scratch: one command that opens the model and generates (`gpt "
           "generate`; a new `sqlite3` process; a new `psql` and backend), timed "
-          "from outside. Warm: the call alone in a connection that has already "
+          "from outside (`psql` is the server's own binary from `pg_config "
+          "--bindir`: Debian's /usr/bin/psql is a Perl wrapper that adds about "
+          "50 ms to each start). Warm: the call alone in a connection that has already "
           "used the model (sqlite3 `.timer`, psql `\\timing`); for the CLI, the "
           "process time minus that of `gpt info`, which only opens the model. "
           "Each call has its own prompt, so none reuses another's KV cache.\n")

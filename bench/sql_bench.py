@@ -47,6 +47,23 @@ SQLITE_SO = os.path.join(ROOT, "sqlite_ext", "gpt")
 PROMPT_TOKENS = 64
 
 
+def pg_tool(name):
+    """The server's own client binary.  Debian's /usr/bin/psql is a Perl
+    wrapper that picks a version: it adds about 50 ms to every start, which
+    a from-scratch timing would wrongly count as the database's."""
+    try:
+        bindir = subprocess.run([os.environ.get("PG_CONFIG", "pg_config"), "--bindir"],
+                                capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return name
+    path = os.path.join(bindir, name)
+    return path if os.access(path, os.X_OK) else name
+
+
+PSQL = pg_tool("psql")
+PGBENCH = pg_tool("pgbench")
+
+
 def log(msg):
     print("bench-sql: " + msg, file=sys.stderr, flush=True)
 
@@ -236,7 +253,7 @@ def pg_gen(prompt, n):
 
 def psql_session(stmts, options=None):
     script = "\\timing on\n" + "".join(s + "\n" for s in stmts)
-    out = run(["psql", "-X", "-qAt", "-v", "ON_ERROR_STOP=1"],
+    out = run([PSQL, "-X", "-qAt", "-v", "ON_ERROR_STOP=1"],
               env=pg_env(options=options), input=script)
     times = [float(x) / 1e3 for x in PG_TIME.findall(out)]
     rows = [l for l in out.splitlines() if not l.startswith("Time:")]
@@ -248,7 +265,7 @@ def bench_pg(prompts, gen, runs):
                                [pg_gen(prompts[i], gen) for i in range(runs)])
     t = times[1:]
     # from scratch: a new psql process and backend per call
-    cold = [timed(["psql", "-X", "-qAt", "-c", pg_gen(prompts[i], gen)], env=pg_env())[0]
+    cold = [timed([PSQL, "-X", "-qAt", "-c", pg_gen(prompts[i], gen)], env=pg_env())[0]
             for i in range(runs)]
     return {"generate_s": t, "median_s": med(t), "spread_s": spread(t),
             "cold_process_s": cold, "cold_median_s": med(cold), "cold_spread_s": spread(cold),
@@ -299,7 +316,7 @@ def bench_memory(prompts, nbackends, gen):
     for i in range(nbackends + 1):
         q = pg_gen(prompts[i], gen) if i < nbackends else "SELECT 1;"
         script = q + "\nSELECT pg_sleep(120);\n"
-        p = subprocess.Popen(["psql", "-X", "-qAt"], env=pg_env("gptmem_%d" % i),
+        p = subprocess.Popen([PSQL, "-X", "-qAt"], env=pg_env("gptmem_%d" % i),
                              stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL, text=True)
         p.stdin.write(script)
@@ -309,7 +326,7 @@ def bench_memory(prompts, nbackends, gen):
     deadline = time.time() + 300
     try:
         while time.time() < deadline:
-            out = run(["psql", "-X", "-qAt", "-c",
+            out = run([PSQL, "-X", "-qAt", "-c",
                        "SELECT application_name, pid FROM pg_stat_activity "
                        "WHERE application_name LIKE 'gptmem_%' AND "
                        "query LIKE '%pg_sleep%'"], env=pg_env())
@@ -322,7 +339,7 @@ def bench_memory(prompts, nbackends, gen):
         res = {a: smaps_private(p) for a, p in sorted(pids.items())}
     finally:
         if pids:
-            run(["psql", "-X", "-qAt", "-c",
+            run([PSQL, "-X", "-qAt", "-c",
                  "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                  "WHERE application_name LIKE 'gptmem_%'"], env=pg_env())
         for p in procs:
@@ -351,7 +368,7 @@ def bench_pgbench(prompt, clients, seconds, tmp):
     for c in clients:
         logdir = os.path.join(tmp, "pgb%d" % c)
         os.makedirs(logdir)
-        text = run(["pgbench", "-n", "-T", str(seconds), "-c", str(c), "-j", str(c),
+        text = run([PGBENCH, "-n", "-T", str(seconds), "-c", str(c), "-j", str(c),
                     "-f", script, "-r", "--log", "--log-prefix",
                     os.path.join(logdir, "log")], env=pg_env())
         lat = []
@@ -396,7 +413,7 @@ def machine():
         commit = "?"
     return {"cpu": cpu, "cores": os.cpu_count(), "kernel": platform.release(),
             "commit": commit,
-            "postgres": run(["psql", "-X", "-qAt", "-c", "SHOW server_version"],
+            "postgres": run([PSQL, "-X", "-qAt", "-c", "SHOW server_version"],
                             env=pg_env()).strip(),
             "sqlite": run(["sqlite3", "--version"]).split()[0]}
 
@@ -446,7 +463,7 @@ def main():
                 shutil.copy(MODEL, dst)
             os.chmod(dst, 0o644)
 
-    run(["psql", "-X", "-qAt", "-c", "CREATE EXTENSION IF NOT EXISTS gpt"], env=pg_env())
+    run([PSQL, "-X", "-qAt", "-c", "CREATE EXTENSION IF NOT EXISTS gpt"], env=pg_env())
     r = {"load_before": loadavg(), "runs": a.runs, "cmd": a.cmd, "machine": machine()}
     info, per_tok = kv_bytes()
     r["model"] = info
