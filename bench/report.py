@@ -147,12 +147,15 @@ def core_sections(res, pngs):
                 s.get("cpu_best_gflop_s", 0), s.get("cpu_median_gflop_s", 0))
             if "cpu_best_gb_s" in b and b["threads"] == 1 else "-",
             s.get("best_gflop_s", 0), s.get("median_gflop_s", 0)))
-    w("\nBandwidth: sum of a %d MiB float buffer with %s loads (bench/bandwidth.c). "
-      "sgemm: OpenBLAS cblas_sgemm, 512 x {3072x768, 768x3072, 2304x768} "
+    w("\nBandwidth: sum of a %d MiB float buffer with %s loads (bench/bandwidth.c), "
+      "measured %s (before each format's prefill and decode runs): best and "
+      "median over all of them. " % (c["bandwidth"]["buffer_mib"], c["bandwidth"]["isa"].upper(),
+                                    "%d times" % c["bandwidth"].get("measurements", 1)
+                                    if c["bandwidth"].get("measurements", 1) > 1 else "once"))
+    w("sgemm: OpenBLAS cblas_sgemm, 512 x {3072x768, 768x3072, 2304x768} "
       "(bench/sgemm.c; %s). Per CPU-second: bytes / the reading thread's CPU "
       "time, the bandwidth while it actually ran (the ceiling for the "
-      "one-thread per-CPU-second figures below).\n" % (c["bandwidth"]["buffer_mib"],
-                                   c["bandwidth"]["isa"].upper(), c["sgemm"]["config"]))
+      "one-thread per-CPU-second figures below).\n" % c["sgemm"]["config"])
 
     w("## Prefill and decode (tokens/s)\n")
     pr = [str(p) for p in cfg["prompts"]]
