@@ -8,15 +8,18 @@ import statistics
 PROMPT_TOKENS = 64  # bench/sql_bench.py's prompts
 
 # The attach cases of bench/sql_bench.py: key, short name (targets table),
-# long name (attach table).
+# long name (attach table), judged against issue 8's target.  The issue asks
+# for a fresh PostgreSQL backend and a fresh SQLite connection; a backend
+# whose gpt.model names a file the postmaster did not open (not the default
+# set-up) is shown beside them, not judged.
 ATTACH_CASES = (
     ("sqlite_conn", "SQLite, new connection",
-     "SQLite, new connection in a process that has the model"),
-    ("sqlite", "SQLite, new process", "SQLite, new process (`sqlite3`)"),
+     "SQLite, new connection in a process that has the model", True),
+    ("sqlite", "SQLite, new process", "SQLite, new process (`sqlite3`)", True),
     ("postgres", "PostgreSQL, new backend",
-     "PostgreSQL, new backend (model opened by the postmaster, `gpt.preload`)"),
+     "PostgreSQL, new backend (model opened by the postmaster, `gpt.preload`)", True),
     ("postgres_open", "PostgreSQL, new backend opening the model",
-     "PostgreSQL, new backend that opens the model itself"),
+     "PostgreSQL, new backend that opens its model itself: gpt.model not the postmaster's (not judged)", False),
 )
 
 
@@ -55,8 +58,8 @@ def targets(res):
                             worst, cold, warm)))
     a = r.get("attach")
     if a:
-        for key, name, _ in ATTACH_CASES:
-            if key not in a:
+        for key, name, _, judged in ATTACH_CASES:
+            if key not in a or not judged:
                 continue
             x = a[key]
             floor = (" (a new process's first touch of the weights' pages "
@@ -139,7 +142,7 @@ def sections(res):
         w("### Attach cost: first `gpt_generate(..., max_tokens => 1)` minus a warm one\n")
         w("| database | median ms | [min, max] | first call ms | warm call ms |")
         w("|---|---|---|---|---|")
-        for key, _, name in ATTACH_CASES:
+        for key, _, name, _ in ATTACH_CASES:
             if key not in a:
                 continue
             x = a[key]
@@ -154,7 +157,10 @@ def sections(res):
           "model the postmaster opened at startup (gpt in "
           "`shared_preload_libraries`, `gpt.preload` on, the default), so it "
           "too pays only for its session; one whose `gpt.model` names another "
-          "file opens that file itself, like a new process.")
+          "file opens that file itself, like a new process. The target (issue "
+          "8: a fresh backend, a fresh connection) is judged on the first three "
+          "rows' medians; the last row, a set-up the issue does not ask about, "
+          "is shown for what opening a model costs.")
         if a.get("page_touch_ms"):
             t = a["page_touch_ms"]
             w("\nThe floor under a new process: mapping the model file as "
