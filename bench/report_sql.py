@@ -33,8 +33,7 @@ def _mb(b):
 
 def _overhead_ratios(o, key):
     """(from scratch, warm) ratios of a database to the CLI."""
-    return (o[key]["cold_median_s"] / o["cli"]["cold_median_s"],
-            o[key]["median_s"] / o["cli"]["median_s"])
+    return o[key + "_cold_ratio"], o[key + "_ratio"]
 
 
 def targets(res):
@@ -122,18 +121,20 @@ def sections(res):
           "50 ms to each start). Warm: the call alone in a connection that has already "
           "used the model (sqlite3 `.timer`, psql `\\timing`); for the CLI, the "
           "process time minus that of `gpt info`, which only opens the model. "
-          "Each call has its own prompt, so none reuses another's KV cache.\n")
+          "Each call has its own prompt, so none reuses another's KV cache. "
+          "The three run in rounds, one after another (%d rounds), and each "
+          "ratio is the median of the per-round ratios, so a change in the "
+          "machine's load falls on all three alike.\n" % o.get("rounds", len(o["cli"]["generate_s"])))
         w("| path | from scratch s [min, max] | ratio to CLI | warm s [min, max] | "
           "ratio to CLI | output tokens |")
         w("|---|---|---|---|---|---|")
         for name, key in (("CLI (`gpt generate`)", "cli"), ("SQLite (`sqlite3`)", "sqlite"),
                           ("PostgreSQL (`psql`)", "postgres")):
             x = o[key]
+            cold, warm = _overhead_ratios(o, key) if key != "cli" else (1.0, 1.0)
             w("| %s | %.3f [%.3f, %.3f] | %.3f | %.3f [%.3f, %.3f] | %.3f | %s |" % (
                 name, x["cold_median_s"], x["cold_spread_s"][0], x["cold_spread_s"][1],
-                x["cold_median_s"] / o["cli"]["cold_median_s"],
-                x["median_s"], x["spread_s"][0], x["spread_s"][1],
-                x["median_s"] / o["cli"]["median_s"],
+                cold, x["median_s"], x["spread_s"][0], x["spread_s"][1], warm,
                 ",".join(str(t) for t in x["output_tokens"])))
         w("\n`gpt info` takes %.3f s (median). Output tokens: the generated "
           "text tokenized again.\n" % _med(o["cli"]["open_s"]))

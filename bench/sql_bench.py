@@ -83,6 +83,40 @@ def timed(cmd, env=None, input=None):
     return time.perf_counter() - t0, out
 
 
+class Pinning:
+    """Runs one round of the short parts (overhead, attach) on one CPU: this
+    script and so the processes it starts (CLI, sqlite3, psql), and the
+    postmaster and so the backends it forks from then on.  The cores of a
+    shared virtual machine take turns being slower (by a third, at times),
+    so without this a round's CLI and database calls could land on
+    different ones; rounds go round the CPUs.  Does nothing where the
+    postmaster's affinity cannot be set (another user's server)."""
+
+    def __init__(self):
+        self.cpus = sorted(os.sched_getaffinity(0))
+        self.pm = None
+        try:
+            d = run([PSQL, "-X", "-qAt", "-c", "SHOW data_directory"], env=pg_env()).strip()
+            with open(os.path.join(d, "postmaster.pid")) as f:
+                pm = int(f.readline())
+            os.sched_setaffinity(pm, self.cpus)
+            self.pm = pm
+        except (OSError, ValueError, RuntimeError):
+            pass
+
+    def round(self, i):
+        if self.pm is None:
+            return
+        cpu = {self.cpus[i % len(self.cpus)]}
+        os.sched_setaffinity(self.pm, cpu)
+        os.sched_setaffinity(0, cpu)
+
+    def release(self):
+        if self.pm is not None:
+            os.sched_setaffinity(self.pm, self.cpus)
+            os.sched_setaffinity(0, self.cpus)
+
+
 def med(xs):
     return statistics.median(xs) if xs else None
 
@@ -123,25 +157,6 @@ def sql_str(s):
     return "'" + s.replace("'", "''") + "'"
 
 
-# ---------------------------------------------------------------- CLI
-def bench_cli(prompts, gen, runs):
-    gen_t, load_t, ntok = [], [], []
-    for i in range(runs):
-        t, out = timed([CLI, "generate", "--model", MODEL, "--threads", "1",
-                        "--temperature", "0", "--max-tokens", str(gen),
-                        prompts[i]])
-        gen_t.append(t)
-        ntok.append(len(tokenize(out.rstrip("\n"))))
-        t, _ = timed([CLI, "info", "--model", MODEL, "--threads", "1"])
-        load_t.append(t)
-    # the process also opens the model: take away what `gpt info` costs
-    net = [g - l for g, l in zip(gen_t, load_t)]
-    return {"process_s": gen_t, "open_s": load_t, "generate_s": net,
-            "cold_process_s": gen_t, "cold_median_s": med(gen_t), "cold_spread_s": spread(gen_t),
-            "median_s": med(net), "spread_s": spread(net),
-            "output_tokens": ntok}
-
-
 # ---------------------------------------------------------------- SQLite
 def sqlite_env():
     env = dict(os.environ, GPT_MODEL=MODEL, GPT_THREADS="1")
@@ -167,28 +182,62 @@ def sqlite_gen(prompt, n):
             "'{\"max_tokens\": %d, \"temperature\": 0}'));" % (sql_str(prompt), n))
 
 
-def bench_sqlite(prompts, gen, runs):
-    # one warm-up call (opens the model), then the timed calls
-    times, rows = sqlite_session([sqlite_gen(prompts[-1], 1)] +
-                                 [sqlite_gen(prompts[i], gen) for i in range(runs)])
-    t = times[1:]
-    # from scratch: a new sqlite3 process per call, timed from outside
-    cold = [timed(["sqlite3", ":memory:"], env=sqlite_env(),
-                  input=".load %s\n%s\n" % (SQLITE_SO, sqlite_gen(prompts[i], gen)))[0]
-            for i in range(runs)]
-    return {"generate_s": t, "median_s": med(t), "spread_s": spread(t),
-            "cold_process_s": cold, "cold_median_s": med(cold), "cold_spread_s": spread(cold),
-            "output_tokens": [int(r) for r in rows[1:]]}
+def bench_overhead(prompts, gen, runs):
+    """The CLI, SQLite and PostgreSQL in rounds, one after another, so a
+    change in the machine's load falls on all three alike; the ratios are
+    medians of the per-round ratios.  Per round: `gpt generate` and `gpt
+    info` (the CLI's warm time is their difference), a sqlite3 session and a
+    psql session that each warm up with a 1-token call and then time the
+    generation, and a new sqlite3 process and a new psql (from scratch)."""
+    cli = {"process_s": [], "open_s": [], "generate_s": [], "output_tokens": []}
+    dbs = {k: {"generate_s": [], "cold_process_s": [], "output_tokens": []}
+           for k in ("sqlite", "postgres")}
+    pin = Pinning()
+    for i in range(runs):
+        pin.round(i)
+        t, out = timed([CLI, "generate", "--model", MODEL, "--threads", "1",
+                        "--temperature", "0", "--max-tokens", str(gen), prompts[i]])
+        cli["process_s"].append(t)
+        cli["output_tokens"].append(len(tokenize(out.rstrip("\n"))))
+        cli["open_s"].append(timed([CLI, "info", "--model", MODEL, "--threads", "1"])[0])
+        cli["generate_s"].append(t - cli["open_s"][-1])
+        times, rows = sqlite_session([sqlite_gen(prompts[-1], 1), sqlite_gen(prompts[i], gen)])
+        dbs["sqlite"]["generate_s"].append(times[1])
+        dbs["sqlite"]["output_tokens"].append(int(rows[1]))
+        dbs["sqlite"]["cold_process_s"].append(timed(
+            ["sqlite3", ":memory:"], env=sqlite_env(),
+            input=".load %s\n%s\n" % (SQLITE_SO, sqlite_gen(prompts[i], gen)))[0])
+        times, rows = psql_session([pg_gen(prompts[-1], 1), pg_gen(prompts[i], gen)])
+        dbs["postgres"]["generate_s"].append(times[1])
+        dbs["postgres"]["output_tokens"].append(int(rows[1]))
+        dbs["postgres"]["cold_process_s"].append(timed(
+            [PSQL, "-X", "-qAt", "-c", pg_gen(prompts[i], gen)], env=pg_env())[0])
+    pin.release()
+    cli["cold_process_s"] = cli["process_s"]
+    out = {"gen_tokens": gen, "rounds": runs, "pinned": pin.pm is not None, "cli": cli}
+    for x in [cli] + list(dbs.values()):
+        x.update(median_s=med(x["generate_s"]), spread_s=spread(x["generate_s"]),
+                 cold_median_s=med(x["cold_process_s"]),
+                 cold_spread_s=spread(x["cold_process_s"]))
+    for k, x in dbs.items():
+        out[k] = x
+        out[k + "_ratio"] = med([a / b for a, b in zip(x["generate_s"], cli["generate_s"])])
+        out[k + "_cold_ratio"] = med([a / b for a, b in
+                                      zip(x["cold_process_s"], cli["process_s"])])
+    return out
 
 
 def attach_sqlite(prompts, runs):
     """A new sqlite3 process: its first connection maps the model."""
     first, warm = [], []
+    pin = Pinning()
     for i in range(runs):
+        pin.round(i)
         times, _ = sqlite_session([sqlite_gen(prompts[i], 1),
                                    sqlite_gen(prompts[i + 1], 1)])
         first.append(times[0])
         warm.append(times[1])
+    pin.release()
     return attach_result(first, warm)
 
 
@@ -260,18 +309,6 @@ def psql_session(stmts, options=None):
     return times, rows
 
 
-def bench_pg(prompts, gen, runs):
-    times, rows = psql_session([pg_gen(prompts[-1], 1)] +
-                               [pg_gen(prompts[i], gen) for i in range(runs)])
-    t = times[1:]
-    # from scratch: a new psql process and backend per call
-    cold = [timed([PSQL, "-X", "-qAt", "-c", pg_gen(prompts[i], gen)], env=pg_env())[0]
-            for i in range(runs)]
-    return {"generate_s": t, "median_s": med(t), "spread_s": spread(t),
-            "cold_process_s": cold, "cold_median_s": med(cold), "cold_spread_s": spread(cold),
-            "output_tokens": [int(r) for r in rows[1:]]}
-
-
 def attach_pg(prompts, runs, model=MODEL_NAME):
     """A new backend.  MODEL_NAME is the model the postmaster opened at
     startup (bench/sql_bench.sh sets it as gpt.model): the backend inherits
@@ -279,11 +316,14 @@ def attach_pg(prompts, runs, model=MODEL_NAME):
     opens it on its first call."""
     first, warm = [], []
     opts = "-c gpt.model=%s -c gpt.threads=1" % model
+    pin = Pinning()
     for i in range(runs):
+        pin.round(i)
         times, _ = psql_session([pg_gen(prompts[i], 1), pg_gen(prompts[i + 1], 1)],
                                 options=opts)
         first.append(times[0])
         warm.append(times[1])
+    pin.release()
     return attach_result(first, warm)
 
 
@@ -438,6 +478,12 @@ def main():
     ap.add_argument("--out", default=os.path.join(ROOT, "build", "bench", "sql.json"))
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--gen", type=int, default=128)
+    # the overhead and attach parts are short: more runs than the others
+    # keep one slow moment of a shared machine from deciding their medians
+    ap.add_argument("--overhead-runs", type=int, default=5,
+                    help="rounds of the overhead part (at least --runs)")
+    ap.add_argument("--attach-runs", type=int, default=9,
+                    help="runs of each attach case (at least --runs)")
     ap.add_argument("--pgbench-seconds", type=int, default=15)
     ap.add_argument("--clients", default="1,2,4,8")
     ap.add_argument("--backends", type=int, default=3)
@@ -467,30 +513,24 @@ def main():
     r = {"load_before": loadavg(), "runs": a.runs, "cmd": a.cmd, "machine": machine()}
     info, per_tok = kv_bytes()
     r["model"] = info
-    prompts = make_prompts(max(2 * a.runs + 2, a.backends + 2))
+    prompts = make_prompts(max(2 * max(a.runs, a.attach_runs, a.overhead_runs) + 2,
+                               a.backends + 2))
     r["prompt_tokens"] = PROMPT_TOKENS
     log("prompts ready (%d tokens each)" % PROMPT_TOKENS)
     tmp = tempfile.mkdtemp(prefix="gpt-bench-sql.")
     try:
         if "overhead" in only:
-            r["overhead"] = {"gen_tokens": a.gen,
-                             "cli": bench_cli(prompts, a.gen, a.runs),
-                             "sqlite": bench_sqlite(prompts, a.gen, a.runs),
-                             "postgres": bench_pg(prompts, a.gen, a.runs)}
-            r["overhead"]["sqlite_ratio"] = r["overhead"]["sqlite"]["median_s"] / r["overhead"]["cli"]["median_s"]
-            r["overhead"]["postgres_ratio"] = r["overhead"]["postgres"]["median_s"] / r["overhead"]["cli"]["median_s"]
-            for k in ("sqlite", "postgres"):
-                r["overhead"][k + "_cold_ratio"] = (r["overhead"][k]["cold_median_s"] /
-                                                    r["overhead"]["cli"]["cold_median_s"])
+            r["overhead"] = bench_overhead(prompts, a.gen, max(a.runs, a.overhead_runs))
             log("overhead: cli %.3f s, sqlite x%.3f, postgres x%.3f" % (
                 r["overhead"]["cli"]["median_s"], r["overhead"]["sqlite_ratio"],
                 r["overhead"]["postgres_ratio"]))
         if "attach" in only:
-            r["attach"] = {"sqlite": attach_sqlite(prompts, a.runs),
-                           "sqlite_conn": attach_sqlite_conn(prompts, a.runs),
-                           "postgres": attach_pg(prompts, a.runs),
-                           "postgres_open": attach_pg(prompts, a.runs, OWN_NAME)}
-            r["attach"]["page_touch_ms"], r["attach"]["page_touch_pmd_kib"] = page_touch(a.runs)
+            ar = max(a.runs, a.attach_runs)
+            r["attach"] = {"sqlite": attach_sqlite(prompts, ar),
+                           "sqlite_conn": attach_sqlite_conn(prompts, ar),
+                           "postgres": attach_pg(prompts, ar),
+                           "postgres_open": attach_pg(prompts, ar, OWN_NAME)}
+            r["attach"]["page_touch_ms"], r["attach"]["page_touch_pmd_kib"] = page_touch(ar)
             log("attach: sqlite process %.1f ms, sqlite connection %.1f ms, postgres %.1f ms "
                 "(opening the model itself: %.1f ms)" % (
                 r["attach"]["sqlite"]["median_ms"], r["attach"]["sqlite_conn"]["median_ms"],
