@@ -20,7 +20,7 @@ BENCH_DIR  := $(BUILD)/bench
 BENCH_ARGS ?=
 BENCH_BINS := $(BENCH_DIR)/bandwidth $(BENCH_DIR)/sgemm $(BENCH_DIR)/tokbench \
               $(BENCH_DIR)/rss $(BENCH_DIR)/corebench $(BENCH_DIR)/genbench \
-              $(BENCH_DIR)/kernbench $(BENCH_DIR)/maptouch
+              $(BENCH_DIR)/kernbench $(BENCH_DIR)/maptouch $(BENCH_DIR)/batchroof
 
 BENCH_SQL      ?= 1
 BENCH_SQL_ARGS ?=
@@ -63,6 +63,11 @@ $(BENCH_DIR)/corebench: bench/corebench.c $(CORE_LIB) core/gpt.h | $(BENCH_DIR)
 	$(CC) $(ALL_CFLAGS) $< -o $@ $(CORE_LIB) $(LDLIBS_CORE)
 
 $(BENCH_DIR)/genbench: bench/genbench.c $(CORE_LIB) core/gpt.h | $(BENCH_DIR)
+	$(CC) $(ALL_CFLAGS) $< -o $@ $(CORE_LIB) $(LDLIBS_CORE)
+
+# how far batched decoding can go: the Q8_0 products of a decode step for T
+# tokens, streamed and in cache (a diagnostic; not part of the report)
+$(BENCH_DIR)/batchroof: bench/batchroof.c $(CORE_LIB) core/kernels.h core/model.h | $(BENCH_DIR)
 	$(CC) $(ALL_CFLAGS) $< -o $@ $(CORE_LIB) $(LDLIBS_CORE)
 
 # the matrix kernel alone (a diagnostic; not part of the report)
