@@ -337,7 +337,8 @@ def main(argv):
     w("## Targets\n")
     w("Every target of issues 2 (speed against llama.cpp and the machine), 6 "
       "(batching, prefix reuse) and 8 (the databases) that this run measured, "
-      "judged on its worst case.\n")
+      "judged on its worst case: the worst format, thread count or path, "
+      "each figure the median of its runs.\n")
     w("| issue | target | met | measured (worst case) |")
     w("|---|---|---|---|")
     for row in targets(res) + report_gen.targets(res) + report_sql.targets(res):
