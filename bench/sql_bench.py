@@ -83,38 +83,33 @@ def timed(cmd, env=None, input=None):
     return time.perf_counter() - t0, out
 
 
-class Pinning:
-    """Runs one round of the short parts (overhead, attach) on one CPU: this
-    script and so the processes it starts (CLI, sqlite3, psql), and the
-    postmaster and so the backends it forks from then on.  The cores of a
-    shared virtual machine take turns being slower (by a third, at times),
-    so without this a round's CLI and database calls could land on
-    different ones; rounds go round the CPUs.  Does nothing where the
-    postmaster's affinity cannot be set (another user's server)."""
-
-    def __init__(self):
-        self.cpus = sorted(os.sched_getaffinity(0))
-        self.pm = None
-        try:
-            d = run([PSQL, "-X", "-qAt", "-c", "SHOW data_directory"], env=pg_env()).strip()
-            with open(os.path.join(d, "postmaster.pid")) as f:
-                pm = int(f.readline())
-            os.sched_setaffinity(pm, self.cpus)
-            self.pm = pm
-        except (OSError, ValueError, RuntimeError):
-            pass
-
-    def round(self, i):
-        if self.pm is None:
-            return
-        cpu = {self.cpus[i % len(self.cpus)]}
-        os.sched_setaffinity(self.pm, cpu)
-        os.sched_setaffinity(0, cpu)
-
-    def release(self):
-        if self.pm is not None:
-            os.sched_setaffinity(self.pm, self.cpus)
-            os.sched_setaffinity(0, self.cpus)
+def pinned_rounds(n):
+    """range(n) for the short parts (overhead, attach), each round run on
+    one CPU: this script and so the processes it starts (CLI, sqlite3,
+    psql), and the postmaster and so the backends it forks from then on.
+    The cores of a shared virtual machine take turns being slower (by a
+    third, at times), so without this a round's CLI and database calls could
+    land on different ones; rounds go round the CPUs, and every CPU is
+    given back at the end.  Plain rounds where the postmaster's affinity
+    cannot be set (another user's server)."""
+    cpus = sorted(os.sched_getaffinity(0))
+    try:
+        d = run([PSQL, "-X", "-qAt", "-c", "SHOW data_directory"], env=pg_env()).strip()
+        with open(os.path.join(d, "postmaster.pid")) as f:
+            pm = int(f.readline())
+        os.sched_setaffinity(pm, cpus)
+    except (OSError, ValueError, RuntimeError):
+        yield from range(n)
+        return
+    try:
+        for i in range(n):
+            cpu = {cpus[i % len(cpus)]}
+            os.sched_setaffinity(pm, cpu)
+            os.sched_setaffinity(0, cpu)
+            yield i
+    finally:
+        os.sched_setaffinity(pm, cpus)
+        os.sched_setaffinity(0, cpus)
 
 
 def med(xs):
@@ -189,15 +184,13 @@ def bench_overhead(prompts, gen, runs):
     info` (the CLI's warm time is their difference), a sqlite3 session and a
     psql session that each warm up with a 1-token call and then time the
     generation, and a new sqlite3 process and a new psql (from scratch)."""
-    cli = {"process_s": [], "open_s": [], "generate_s": [], "output_tokens": []}
+    cli = {"cold_process_s": [], "open_s": [], "generate_s": [], "output_tokens": []}
     dbs = {k: {"generate_s": [], "cold_process_s": [], "output_tokens": []}
            for k in ("sqlite", "postgres")}
-    pin = Pinning()
-    for i in range(runs):
-        pin.round(i)
+    for i in pinned_rounds(runs):
         t, out = timed([CLI, "generate", "--model", MODEL, "--threads", "1",
                         "--temperature", "0", "--max-tokens", str(gen), prompts[i]])
-        cli["process_s"].append(t)
+        cli["cold_process_s"].append(t)
         cli["output_tokens"].append(len(tokenize(out.rstrip("\n"))))
         cli["open_s"].append(timed([CLI, "info", "--model", MODEL, "--threads", "1"])[0])
         cli["generate_s"].append(t - cli["open_s"][-1])
@@ -212,9 +205,7 @@ def bench_overhead(prompts, gen, runs):
         dbs["postgres"]["output_tokens"].append(int(rows[1]))
         dbs["postgres"]["cold_process_s"].append(timed(
             [PSQL, "-X", "-qAt", "-c", pg_gen(prompts[i], gen)], env=pg_env())[0])
-    pin.release()
-    cli["cold_process_s"] = cli["process_s"]
-    out = {"gen_tokens": gen, "rounds": runs, "pinned": pin.pm is not None, "cli": cli}
+    out = {"gen_tokens": gen, "rounds": runs, "cli": cli}
     for x in [cli] + list(dbs.values()):
         x.update(median_s=med(x["generate_s"]), spread_s=spread(x["generate_s"]),
                  cold_median_s=med(x["cold_process_s"]),
@@ -223,21 +214,18 @@ def bench_overhead(prompts, gen, runs):
         out[k] = x
         out[k + "_ratio"] = med([a / b for a, b in zip(x["generate_s"], cli["generate_s"])])
         out[k + "_cold_ratio"] = med([a / b for a, b in
-                                      zip(x["cold_process_s"], cli["process_s"])])
+                                      zip(x["cold_process_s"], cli["cold_process_s"])])
     return out
 
 
 def attach_sqlite(prompts, runs):
     """A new sqlite3 process: its first connection maps the model."""
     first, warm = [], []
-    pin = Pinning()
-    for i in range(runs):
-        pin.round(i)
+    for i in pinned_rounds(runs):
         times, _ = sqlite_session([sqlite_gen(prompts[i], 1),
                                    sqlite_gen(prompts[i + 1], 1)])
         first.append(times[0])
         warm.append(times[1])
-    pin.release()
     return attach_result(first, warm)
 
 
@@ -316,14 +304,11 @@ def attach_pg(prompts, runs, model=MODEL_NAME):
     opens it on its first call."""
     first, warm = [], []
     opts = "-c gpt.model=%s -c gpt.threads=1" % model
-    pin = Pinning()
-    for i in range(runs):
-        pin.round(i)
+    for i in pinned_rounds(runs):
         times, _ = psql_session([pg_gen(prompts[i], 1), pg_gen(prompts[i + 1], 1)],
                                 options=opts)
         first.append(times[0])
         warm.append(times[1])
-    pin.release()
     return attach_result(first, warm)
 
 
