@@ -237,34 +237,46 @@ kv_run(const kv_rows *r, int k, int to, int *n)
     return gpt_kv_row(kv, r->m, r->v, r->layer, r->head, k);
 }
 
-/* sc[k] for rows k in [0, n) */
+/* The rows of pf (NULL: none) that run alongside rows [k, k + run) of
+ * another kv_rows of the same cache: the same positions, so the same runs. */
+static const float *
+kv_run_pf(const kv_rows *pf, int k, int to)
+{
+    int n;
+
+    return pf ? kv_run(pf, k, to, &n) : NULL;
+}
+
+/* sc[k] for rows k in [0, n); prefetching the same rows of pf */
 static void
 attn_scores(const gpt_kernels *K, const float *q, const kv_rows *r, int n,
-            int hd, float scale, float *sc)
+            int hd, float scale, float *sc, const kv_rows *pf)
 {
     int k, i, run;
 
     for (k = 0; k < n; k += run) {
         const float *rows = kv_run(r, k, n, &run);
         if (K->scores)
-            K->scores(q, rows, (size_t)hd, run, hd, scale, sc + k);
+            K->scores(q, rows, (size_t)hd, run, hd, scale, sc + k,
+                      kv_run_pf(pf, k, n));
         else
             for (i = 0; i < run; i++)
                 sc[k + i] = K->dot(q, rows + (size_t)i * hd, hd) * scale;
     }
 }
 
-/* out += w[k] * row k for rows [from, to), in order */
+/* out += w[k] * row k for rows [from, to), in order; prefetching the same
+ * rows of pf */
 static void
 attn_mix(const gpt_kernels *K, const float *w, const kv_rows *r, int from,
-         int to, int hd, float *out)
+         int to, int hd, float *out, const kv_rows *pf)
 {
     int k, i, run;
 
     for (k = from; k < to; k += run) {
         const float *rows = kv_run(r, k, to, &run);
         if (K->mix)
-            K->mix(w + k, rows, (size_t)hd, run, hd, out);
+            K->mix(w + k, rows, (size_t)hd, run, hd, out, kv_run_pf(pf, k, to));
         else
             for (i = 0; i < run; i++)
                 K->axpy(w[k + i], rows + (size_t)i * hd, out, hd);
@@ -309,6 +321,9 @@ attn_pairs(const attn_job *j, int ith, int lo, int hi)
         const gpt_kv *kv = gpt_kv_at(s, slot);
         /* this head's keys and values */
         kv_rows kr = {m, kv, 0, j->layer, h}, vr = {m, kv, 1, j->layer, h};
+        /* decode: the next head's keys, fetched during this head's mix */
+        kv_rows nk = {m, kv, 0, j->layer, h + 1};
+        const kv_rows *mix_pf = j->T == 1 && i + 1 < hi ? &nk : NULL;
         const float *w[GPT_MIX_Q];
         float *outs[GPT_MIX_Q];
 
@@ -325,7 +340,7 @@ attn_pairs(const attn_job *j, int ith, int lo, int hi)
             float *out = s->h + (size_t)t * d + h * hd;
             float mx = -INFINITY, sum = 0.0f, inv;
 
-            attn_scores(s->kern, q, &kr, p + 1, hd, scale, sc);
+            attn_scores(s->kern, q, &kr, p + 1, hd, scale, sc, &vr);
             for (k = 0; k <= p; k++)
                 if (sc[k] > mx)
                     mx = sc[k];
@@ -349,7 +364,8 @@ attn_pairs(const attn_job *j, int ith, int lo, int hi)
             start = nmin;
         }
         for (g = 0; g < ng; g++)
-            attn_mix(s->kern, w[g], &vr, start, j->pos[t0 + g] + 1, hd, outs[g]);
+            attn_mix(s->kern, w[g], &vr, start, j->pos[t0 + g] + 1, hd, outs[g],
+                     mix_pf);
     }
 }
 

@@ -54,11 +54,15 @@ typedef void (*gpt_gelu_fn)(float *y, const float *bias, int n);
  * scores: out[j] = dot(q, row j, len) * scale, each dot in the canonical
  *         order of gpt_dot_fn;
  * mix:    acc = fma(w[j], row j, acc) for j = 0, 1, ... n-1 in order, as
- *         n calls of gpt_axpy_fn would. */
+ *         n calls of gpt_axpy_fn would.
+ * pf (may be NULL): n rows of len floats at the same stride that the next
+ * step will read (the values after the keys, the next head's keys after
+ * the values), fetched into the cache alongside; a hint only, never read. */
 typedef void (*gpt_scores_fn)(const float *q, const float *rows, size_t stride,
-                              int n, int len, float scale, float *out);
+                              int n, int len, float scale, float *out,
+                              const float *pf);
 typedef void (*gpt_mix_fn)(const float *w, const float *rows, size_t stride,
-                           int n, int len, float *acc);
+                           int n, int len, float *acc, const float *pf);
 /* mix for GPT_MIX_Q queries at once over the same rows: acc[q] as
  * mix(w[q], rows, stride, n, len, acc[q]) would leave it, for each q
  * (each row loaded once for all of them; the fmas into one acc[q] stay in

@@ -554,12 +554,23 @@ gelu_avx512(float *y, const float *bias, int n)
     }
 }
 
+/* The 64 floats (4 cache lines) of a cached row that the next attention
+ * step will read (pf of gpt_scores_fn and gpt_mix_fn). */
+T512 static inline void
+prefetch_row64(const float *p)
+{
+    __builtin_prefetch(p, 0, 3);
+    __builtin_prefetch(p + 16, 0, 3);
+    __builtin_prefetch(p + 32, 0, 3);
+    __builtin_prefetch(p + 48, 0, 3);
+}
+
 /* Attention scores, four rows at a time; rows of 64 floats (GPT-2's head
  * size) take the fast path, others fall back to dot_avx512.  Each row's
  * dot is exactly dot_avx512's: chunks alternate between A and B. */
 T512 static void
 scores_avx512(const float *q, const float *rows, size_t stride, int n,
-              int len, float scale, float *out)
+              int len, float scale, float *out, const float *pf)
 {
     int j = 0;
 
@@ -568,6 +579,8 @@ scores_avx512(const float *q, const float *rows, size_t stride, int n,
         __m512 q2 = _mm512_loadu_ps(q + 32), q3 = _mm512_loadu_ps(q + 48);
         for (; j < n; j++) {
             const float *k = rows + (size_t)j * stride;
+            if (pf)
+                prefetch_row64(pf + (size_t)j * stride);
             /* fma onto +0, not a multiply: the same bits as dot_avx512
              * even for a product of -0 */
             __m512 A = _mm512_fmadd_ps(_mm512_loadu_ps(k), q0, _mm512_setzero_ps());
@@ -584,7 +597,7 @@ scores_avx512(const float *q, const float *rows, size_t stride, int n,
 /* The weighted sum of value rows, the accumulator kept in registers. */
 T512 static void
 mix_avx512(const float *w, const float *rows, size_t stride, int n, int len,
-           float *acc)
+           float *acc, const float *pf)
 {
     int j;
 
@@ -593,6 +606,8 @@ mix_avx512(const float *w, const float *rows, size_t stride, int n, int len,
         __m512 a2 = _mm512_loadu_ps(acc + 32), a3 = _mm512_loadu_ps(acc + 48);
         for (j = 0; j < n; j++) {
             const float *v = rows + (size_t)j * stride;
+            if (pf)
+                prefetch_row64(pf + (size_t)j * stride);
             __m512 wj = _mm512_set1_ps(w[j]);
             a0 = _mm512_fmadd_ps(wj, _mm512_loadu_ps(v), a0);
             a1 = _mm512_fmadd_ps(wj, _mm512_loadu_ps(v + 16), a1);
@@ -623,7 +638,7 @@ mixq_avx512(const float *const *w, const float *rows, size_t stride, int n,
 
     if (len != 64) {
         for (q = 0; q < GPT_MIX_Q; q++)
-            mix_avx512(w[q], rows, stride, n, len, acc[q]);
+            mix_avx512(w[q], rows, stride, n, len, acc[q], NULL);
         return;
     }
     #pragma GCC unroll 4

@@ -185,13 +185,14 @@ test_kernels(void)
                         cache[i] = x[i % (cols * 3)] * (float)(1 + i % 7);
                     for (j = 0; j < rws; j++)
                         s0[j] = ref->dot(x, cache + j * stride, cols) * 0.125f;
-                    k->scores(x, cache, stride, rws, cols, 0.125f, s1);
+                    /* pf (rows to prefetch) is a hint: any rows, same bits */
+                    k->scores(x, cache, stride, rws, cols, 0.125f, s1, cache + stride);
                     CHECK(memcmp(s0, s1, sizeof s0) == 0, "%s scores differ (len %d)", paths[pi], cols);
                     memset(m0, 0, sizeof m0);
                     memset(m1, 0, sizeof m1);
                     for (j = 0; j < rws; j++)
                         ref->axpy(s0[j], cache + j * stride, m0, cols);
-                    k->mix(s0, cache, stride, rws, cols, m1);
+                    k->mix(s0, cache, stride, rws, cols, m1, cache);
                     CHECK(memcmp(m0, m1, sizeof(float) * cols) == 0, "%s mix differs (len %d)", paths[pi], cols);
                 }
                 if (ti == 0) {
@@ -312,7 +313,7 @@ test_scores64(void)
             if (!k || !k->scores)
                 continue;
             memset(s1, 0, sizeof s1);
-            k->scores(q, cache, STRIDE, n, 64, 0.125f, s1);
+            k->scores(q, cache, STRIDE, n, 64, 0.125f, s1, ni % 2 ? cache : NULL);
             CHECK(memcmp(s0, s1, sizeof(float) * n) == 0, "%s scores differ (len 64, n %d)", paths[pi], n);
         }
         /* GPT_MIX_Q weighted sums at once (len 64 and a ragged 40) equal
