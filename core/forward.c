@@ -404,6 +404,32 @@ kv_store(const gpt_model *m, gpt_kv *kv, int layer, int pos, const float *qkv,
     }
 }
 
+/* Thread ith's heads [h0, h1) of decode's QKV and attention job: shares
+ * as balance_bounds gives the products (s->bal, which the calling thread
+ * changes only between jobs), in whole heads. */
+static void
+head_split(const gpt_session *s, int n_head, int ith, int nth, int *h0, int *h1)
+{
+    float acc = 0;
+    int i, hi = 0;
+
+    *h0 = 0;
+    if (s->bal_n != nth) {
+        gpt_split(n_head, 1, ith, nth, h0, h1);
+        return;
+    }
+    for (i = 0; i <= ith; i++) {
+        *h0 = hi;
+        acc += s->bal[i];
+        hi = i == nth - 1 ? n_head : (int)(acc * n_head + 0.5f);
+        if (hi > n_head)
+            hi = n_head;
+        if (hi < *h0)
+            hi = *h0;
+    }
+    *h1 = hi;
+}
+
 typedef struct qkv_attn_job {
     matmul_job mm;    /* the QKV product, EPI_BIAS, T = 1 */
     attn_job aj;
@@ -419,7 +445,7 @@ qkv_attn_task(void *arg, int ith, int nth)
     int d = m->n_embd, hd = d / m->n_head, h0, h1, part, nparts;
     gpt_kv *kv = gpt_kv_at(s, j->aj.slot[0]);
 
-    gpt_split(m->n_head, 1, ith, nth, &h0, &h1);
+    head_split(s, m->n_head, ith, nth, &h0, &h1);
     if (h0 >= h1)
         return;
     /* q, k, v rows of heads [h0, h1): three ranges, or all rows in one
