@@ -104,8 +104,23 @@ def targets(res):
         out.append(("2", target, "yes" if ok(w[0]) else "**no**", text))
     row("decode >= llama.cpp, every format and thread count", wall[0], cpu[0],
         lambda x: x >= 1.0, "%.2fx (%s, %d thr)")
-    row("decode >= 80% of the read-bandwidth ceiling", wall[2], cpu[2],
-        lambda x: x >= 80, "%.0f%% (%s, %d thr)")
+    paired = res.get("decode_paired")
+    if paired and paired["rows"]:
+        # judged on decode against the bandwidth measured beside it
+        r = min(paired["rows"], key=lambda x: x["efficiency_pct"]["median"])
+        e = r["efficiency_pct"]
+        text = ("worst %.0f%% (%s, %d thr; rounds %.0f-%.0f%%), each decode "
+                "against the bandwidth measured beside it, median of %d rounds"
+                % (e["median"], FMT[r["format"]], r["threads"], e["min"],
+                   e["max"], paired["rounds"]))
+        if wall[2]:
+            text += ("; against the best bandwidth of the whole run: worst "
+                     "%.0f%% (%s, %d thr)" % wall[2])
+        out.append(("2", "decode >= 80% of the read-bandwidth ceiling",
+                    "yes" if e["median"] >= 80 else "**no**", text))
+    else:
+        row("decode >= 80% of the read-bandwidth ceiling", wall[2], cpu[2],
+            lambda x: x >= 80, "%.0f%% (%s, %d thr)")
     row("prefill >= llama.cpp, every format, thread count and prompt length",
         wall[1], cpu[1], lambda x: x >= 1.0, "%.2fx (%s, %d thr, %s tokens)")
     tk = res["tokenizer"]
@@ -160,7 +175,7 @@ def core_sections(res, pngs):
     w("## Prefill and decode (tokens/s)\n")
     pr = [str(p) for p in cfg["prompts"]]
     hdr = "| format | threads | engine | " + " | ".join(
-        "prefill %s" % p for p in pr) + " | decode %d | decode GB/s | of bandwidth " \
+        "prefill %s" % p for p in pr) + " | decode %d | decode GB/s | of best bandwidth " \
         "| prefill %s GFLOP/s | of sgemm |" % (cfg["gen_tokens"], pr[-1])
     w(hdr)
     w("|" + "---|" * (hdr.count("|") - 1))
@@ -190,6 +205,24 @@ def core_sections(res, pngs):
           "%s %.1f MB" % (FMT[f], find(res, "ours", f, cfg["threads"][0])
                           ["decode_weight_bytes"] / 1e6) for f in cfg["formats"]),
          res["core"][0].get("prefill_flops_per_token", 0) / 1e9))
+    paired = res.get("decode_paired")
+    if paired and paired["rows"]:
+        w("Decode beside the bandwidth (the judged efficiency): %d rounds; in "
+          "each, per thread count, the read bandwidth is measured, then one "
+          "format's decode (%d tokens after a %d-token prompt, one run), the "
+          "bandwidth again, the next format, and so on; each decode's GB/s is "
+          "divided by the better of the two bandwidth measurements around it. "
+          "One-thread rounds are pinned to one CPU, going round them. Medians "
+          "(min-max) over the rounds:\n"
+          % (paired["rounds"], paired["gen_tokens"], paired["prompt_tokens"]))
+        w("| format | threads | decode GB/s | bandwidth beside it, GB/s | of bandwidth |")
+        w("|---|---|---|---|---|")
+        for r in sorted(paired["rows"], key=lambda x: (cfg["formats"].index(x["format"]),
+                                                        x["threads"])):
+            w("| %s | %d | %s | %s | %s%% |" % (
+                FMT[r["format"]], r["threads"], cell(r["decode_gb_s"]),
+                cell(r["bandwidth_gb_s"]), cell(r["efficiency_pct"])))
+        w("")
     if llama:
         w("Ours vs llama.cpp (ratio of medians):\n")
         w("| format | threads | " + " | ".join("prefill %s" % p for p in pr)
