@@ -374,8 +374,8 @@ def bench_core(a, res, threads, formats, prompts, node):
 
     # ---- decode against the bandwidth measured beside it (the target)
     res["decode_paired"] = bench_paired(
-        a, threads, models, {f: weight_bytes.decode_bytes(models[f])
-                             ["decode_weight_bytes"] for f in formats}, prompts[0])
+        a, threads, models, {r["format"]: r["decode_weight_bytes"]
+                             for r in res["core"]}, prompts[0])
 
     # ---- tokenizer
     log("tokenizer")

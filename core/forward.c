@@ -136,15 +136,20 @@ matmul_prepare(gpt_session *s, const gpt_matrix *W, const float *x, int T,
  * second half of the rows), and the other waits for it at the join.  So
  * each thread's share of a decode product follows how fast it got through
  * its rows so far: s->bal[i] moves a tenth of the way towards thread i's
- * share of the summed speeds after each product.  Rows are independent,
- * so the split changes which thread computes a row, never its bits.
+ * share of the summed speeds after each product; the QKV and attention
+ * job splits its heads by the same shares.  Rows and heads are
+ * independent, so the split changes which thread computes one, never its
+ * bits.
  */
 #define BAL_GAIN 0.1f
 
+/* Thread i's share [bounds[i], bounds[i + 1]) of n items in units of
+ * align (16-row tiles of a product, or whole heads), by s->bal; called by
+ * the calling thread only, before the job. */
 static void
-balance_bounds(gpt_session *s, int rows, int nth, int *bounds)
+balance_bounds(gpt_session *s, int n, int align, int nth, int *bounds)
 {
-    int blocks = (rows + 15) / 16, i, b;
+    int units = (n + align - 1) / align, i, b;
     float acc = 0;
 
     if (s->bal_n != nth) {
@@ -153,12 +158,12 @@ balance_bounds(gpt_session *s, int rows, int nth, int *bounds)
         s->bal_n = nth;
     }
     bounds[0] = 0;
-    for (i = 0; i < nth; i++) {   /* in 16-row blocks, as gpt_split */
+    for (i = 0; i < nth; i++) {
         acc += s->bal[i];
-        b = i == nth - 1 ? blocks : (int)(acc * blocks + 0.5f);
-        if (b * 16 > rows)
-            b = (rows + 15) / 16;
-        bounds[i + 1] = b * 16 < rows ? b * 16 : rows;
+        b = i == nth - 1 ? units : (int)(acc * units + 0.5f);
+        if (b > units)
+            b = units;
+        bounds[i + 1] = b * align < n ? b * align : n;
         if (bounds[i + 1] < bounds[i])
             bounds[i + 1] = bounds[i];
     }
@@ -196,7 +201,7 @@ matmul(gpt_session *s, const gpt_matrix *W, const float *x, int T, float *y,
     long ns[GPT_BAL_MAX];
 
     if (T == 1 && nth > 1 && nth <= GPT_BAL_MAX) {
-        balance_bounds(s, W->rows, nth, bounds);
+        balance_bounds(s, W->rows, 16, nth, bounds);
         for (i = 0; i < nth; i++)
             ns[i] = 0;
         j.bounds = bounds;
@@ -404,35 +409,11 @@ kv_store(const gpt_model *m, gpt_kv *kv, int layer, int pos, const float *qkv,
     }
 }
 
-/* Thread ith's heads [h0, h1) of decode's QKV and attention job: shares
- * as balance_bounds gives the products (s->bal, which the calling thread
- * changes only between jobs), in whole heads. */
-static void
-head_split(const gpt_session *s, int n_head, int ith, int nth, int *h0, int *h1)
-{
-    float acc = 0;
-    int i, hi = 0;
-
-    *h0 = 0;
-    if (s->bal_n != nth) {
-        gpt_split(n_head, 1, ith, nth, h0, h1);
-        return;
-    }
-    for (i = 0; i <= ith; i++) {
-        *h0 = hi;
-        acc += s->bal[i];
-        hi = i == nth - 1 ? n_head : (int)(acc * n_head + 0.5f);
-        if (hi > n_head)
-            hi = n_head;
-        if (hi < *h0)
-            hi = *h0;
-    }
-    *h1 = hi;
-}
-
 typedef struct qkv_attn_job {
     matmul_job mm;    /* the QKV product, EPI_BIAS, T = 1 */
     attn_job aj;
+    const int *heads; /* thread i's heads [heads[i], heads[i + 1]), by the
+                         threads' speeds; NULL: gpt_split's */
 } qkv_attn_job;
 
 static void
@@ -445,7 +426,12 @@ qkv_attn_task(void *arg, int ith, int nth)
     int d = m->n_embd, hd = d / m->n_head, h0, h1, part, nparts;
     gpt_kv *kv = gpt_kv_at(s, j->aj.slot[0]);
 
-    head_split(s, m->n_head, ith, nth, &h0, &h1);
+    if (j->heads) {
+        h0 = j->heads[ith];
+        h1 = j->heads[ith + 1];
+    } else {
+        gpt_split(m->n_head, 1, ith, nth, &h0, &h1);
+    }
     if (h0 >= h1)
         return;
     /* q, k, v rows of heads [h0, h1): three ranges, or all rows in one
@@ -541,10 +527,16 @@ forward(gpt_session *s, const int32_t *ids, int T, const int *slot,
              * while other threads may still be reading their QKV rows'
              * input, so that input is in ff (free until the projection) */
             qkv_attn_job qj;
+            int nth = gpt_pool_size(s->pool), heads[GPT_BAL_MAX + 1];
             layernorm(s->ff, s->x, L->ln1_w, L->ln1_b, d, m->norm_eps);
             qj.mm = matmul_prepare(s, &L->qkv, s->ff, 1, s->qkv, L->qkv.rows, L->qkv_b,
                                    EPI_BIAS, NULL);
             qj.aj = aj;
+            qj.heads = NULL;
+            if (nth > 1 && nth <= GPT_BAL_MAX) {
+                balance_bounds(s, m->n_head, 1, nth, heads);
+                qj.heads = heads;
+            }
             gpt_pool_run(s->pool, qkv_attn_task, &qj);
         } else {
             for (t = 0; t < T; t++)
