@@ -9,7 +9,8 @@
 #     variables for that file.  The shell gets the parameters @models (test
 #     models) and @tmp (a scratch directory holding broken model files);
 #     the scratch path and the repository path are replaced by $TMP and
-#     $ROOT in the output before diffing.
+#     $ROOT in the output before diffing (the env line may name both
+#     too).
 #  3. Ctrl-C: SIGINT to a shell running a long generation (one by one, in
 #     a batch, streamed, or scoring choices) stops it quickly; the default
 #     model is found next to an installed module.
@@ -42,7 +43,14 @@ bad() { fail=$((fail + 1)); echo "FAIL $1"; }
 if [ ! -f "$MODELS/tiny-f32.gguf" ] && [ -f tests/gen_models.py ]; then
     "$PYTHON" tests/gen_models.py --out "$MODELS" >/dev/null || exit 2
 fi
-for m in tiny-f32 tiny-f16 tiny-q8_0; do
+# timeout.sql needs calls that run for far longer than its 1 ms limit on
+# any machine: a 124M-shaped model (random weights), as the PostgreSQL
+# cancel tests use.
+if [ ! -f "$MODELS/gpt2-124m-q8_0.gguf" ] && [ -f tests/gen_models.py ]; then
+    "$PYTHON" tests/gen_models.py --out "$MODELS" --big \
+        --only gpt2-124m-q8_0.gguf --quiet || exit 2
+fi
+for m in tiny-f32 tiny-f16 tiny-q8_0 gpt2-124m-q8_0; do
     if [ ! -f "$MODELS/$m.gguf" ]; then
         echo "sqlite: missing test model $MODELS/$m.gguf" >&2
         exit 2
@@ -88,7 +96,8 @@ fi
 for sql in tests/sqlite/*.sql; do
     name=$(basename "$sql" .sql)
     expected=tests/sqlite/$name.expected
-    envs=$(sed -n '1s/^-- env: //p' "$sql" | sed "s#@tmp#$TMP#g")
+    envs=$(sed -n '1s/^-- env: //p' "$sql" |
+           sed -e "s#@tmp#$TMP#g" -e "s#@models#$MODELS#g")
     # -batch: no prompts; no -bail, so every error of a file is checked.
     # stdbuf: line-buffer stdout so results and errors keep their order.
     run_host env $envs stdbuf -oL "$SQLITE3" -batch -init /dev/null \
