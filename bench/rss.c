@@ -85,10 +85,10 @@ main(int argc, char **argv)
     if (read_mem(&after) != 0)
         return 1;
     printf("{\"model\": \"%s\", \"file_size\": %lld, \"n_ctx\": %d, "
-           "\"kv_cache_f32_bytes\": %lld, ", argv[1], (long long)info.file_size,
+           "\"kv_cache_bytes\": %lld, ", argv[1], (long long)info.file_size,
            info.n_ctx,
-           /* K and V, every layer, the full context, float32 */
-           2LL * info.n_layer * info.n_ctx * info.n_embd * 4);
+           /* K and V, every layer, the full context, F16 */
+           2LL * info.n_layer * info.n_ctx * info.n_embd * 2);
     print_mem("before", &before);
     printf(", ");
     print_mem("after", &after);

@@ -215,7 +215,7 @@ matmul(gpt_session *s, const gpt_matrix *W, const float *x, int T, float *y,
 /* -------------------------------------------------------------- attention */
 
 /* The cached key or value rows of one (layer, head) (session.h): hd
- * floats per position, contiguous within a chunk.  Shared prefix: rows
+ * halves per position, contiguous within a chunk.  Shared prefix: rows
  * [0, nb) come from the cache's base, rows from nb on from its own chunks.
  * Scores are per row, and a mix is a sequence of fmas over rows in order,
  * so splitting a call into runs of contiguous rows (at chunk edges and at
@@ -228,7 +228,7 @@ typedef struct kv_rows {
 } kv_rows;
 
 /* Row k and how many rows from it, up to `to`, lie contiguous after it. */
-static const float *
+static const uint16_t *
 kv_run(const kv_rows *r, int k, int to, int *n)
 {
     const gpt_kv *kv = r->kv;
@@ -244,7 +244,7 @@ kv_run(const kv_rows *r, int k, int to, int *n)
 
 /* The rows of pf (NULL: none) that run alongside rows [k, k + run) of
  * another kv_rows of the same cache: the same positions, so the same runs. */
-static const float *
+static const uint16_t *
 kv_run_pf(const kv_rows *pf, int k, int to)
 {
     int n;
@@ -257,16 +257,11 @@ static void
 attn_scores(const gpt_kernels *K, const float *q, const kv_rows *r, int n,
             int hd, float scale, float *sc, const kv_rows *pf)
 {
-    int k, i, run;
+    int k, run;
 
     for (k = 0; k < n; k += run) {
-        const float *rows = kv_run(r, k, n, &run);
-        if (K->scores)
-            K->scores(q, rows, (size_t)hd, run, hd, scale, sc + k,
-                      kv_run_pf(pf, k, n));
-        else
-            for (i = 0; i < run; i++)
-                sc[k + i] = K->dot(q, rows + (size_t)i * hd, hd) * scale;
+        const uint16_t *rows = kv_run(r, k, n, &run);
+        K->scores(q, rows, (size_t)hd, run, hd, scale, sc + k, kv_run_pf(pf, k, n));
     }
 }
 
@@ -276,15 +271,11 @@ static void
 attn_mix(const gpt_kernels *K, const float *w, const kv_rows *r, int from,
          int to, int hd, float *out, const kv_rows *pf)
 {
-    int k, i, run;
+    int k, run;
 
     for (k = from; k < to; k += run) {
-        const float *rows = kv_run(r, k, to, &run);
-        if (K->mix)
-            K->mix(w + k, rows, (size_t)hd, run, hd, out, kv_run_pf(pf, k, to));
-        else
-            for (i = 0; i < run; i++)
-                K->axpy(w[k + i], rows + (size_t)i * hd, out, hd);
+        const uint16_t *rows = kv_run(r, k, to, &run);
+        K->mix(w + k, rows, (size_t)hd, run, hd, out, kv_run_pf(pf, k, to));
     }
 }
 
@@ -297,7 +288,7 @@ attn_mixq(const gpt_kernels *K, const float *const *w, const kv_rows *r,
     int k, g, run;
 
     for (k = 0; k < n; k += run) {
-        const float *rows = kv_run(r, k, n, &run);
+        const uint16_t *rows = kv_run(r, k, n, &run);
         for (g = 0; g < GPT_MIX_Q; g++)
             w2[g] = w[g] + k;
         K->mixq(w2, rows, (size_t)hd, run, hd, outs);
@@ -394,19 +385,41 @@ attn_task(void *arg, int ith, int nth)
  * computed exactly as by matmul_task and attn_task, only on another
  * thread, so the bits do not change. */
 /* The key and value rows of heads [h0, h1) of one token (its qkv row:
- * q, k, v of n_embd floats each) into kv at (layer, pos). */
+ * q, k, v of n_embd floats each) into kv at (layer, pos), as halves. */
 static void
-kv_store(const gpt_model *m, gpt_kv *kv, int layer, int pos, const float *qkv,
-         int h0, int h1)
+kv_store(const gpt_kernels *K, const gpt_model *m, gpt_kv *kv, int layer,
+         int pos, const float *qkv, int h0, int h1)
 {
     int d = m->n_embd, hd = d / m->n_head, h;
 
     for (h = h0; h < h1; h++) {
-        memcpy(gpt_kv_row(kv, m, 0, layer, h, pos), qkv + d + h * hd,
-               (size_t)hd * sizeof(float));
-        memcpy(gpt_kv_row(kv, m, 1, layer, h, pos), qkv + 2 * d + h * hd,
-               (size_t)hd * sizeof(float));
+        K->to_f16(qkv + d + h * hd, gpt_kv_row(kv, m, 0, layer, h, pos), hd);
+        K->to_f16(qkv + 2 * d + h * hd, gpt_kv_row(kv, m, 1, layer, h, pos), hd);
     }
+}
+
+/* An error unless every key and value stored at (layer, pos) is a finite
+ * half: beyond +-65504 a key or value becomes inf in the cache, and
+ * attention would then mask or poison a position without a word. */
+static gpt_status
+kv_check(const gpt_model *m, const gpt_kv *kv, int layer, int pos, gpt_error *err)
+{
+    int hd = m->n_embd / m->n_head, h, v, i;
+
+    for (v = 0; v < 2; v++)
+        for (h = 0; h < m->n_head; h++) {
+            const uint16_t *r = gpt_kv_row(kv, m, v, layer, h, pos);
+            unsigned bad = 0;
+            for (i = 0; i < hd; i++)
+                bad |= (r[i] & 0x7c00u) == 0x7c00u;
+            if (bad)
+                return gpt_set_error(err, GPT_ERR_UNSUPPORTED,
+                                     "a %s of layer %d at position %d is NaN or "
+                                     "beyond the F16 KV cache's range of "
+                                     "+-65504: this model's activations "
+                                     "overflow", v ? "value" : "key", layer, pos);
+        }
+    return GPT_OK;
 }
 
 typedef struct qkv_attn_job {
@@ -441,7 +454,7 @@ qkv_attn_task(void *arg, int ith, int nth)
         int lo = part * d + h0 * hd, hi = nparts == 1 ? 3 * d : part * d + h1 * hd;
         matmul_rows(mm, lo, hi);   /* the product and its bias (EPI_BIAS) */
     }
-    kv_store(m, kv, j->aj.layer, j->aj.pos[0], mm->y, h0, h1);
+    kv_store(s->kern, m, kv, j->aj.layer, j->aj.pos[0], mm->y, h0, h1);
     attn_pairs(&j->aj, ith, h0, h1);
 }
 
@@ -544,10 +557,13 @@ forward(gpt_session *s, const int32_t *ids, int T, const int *slot,
                           L->ln1_b, d, m->norm_eps);
             matmul(s, &L->qkv, s->h, T, s->qkv, L->qkv.rows, L->qkv_b, EPI_BIAS, NULL);
             for (t = 0; t < T; t++)
-                kv_store(m, gpt_kv_at(s, slot[t]), l, pos[t], s->qkv + (size_t)t * 3 * d,
-                         0, m->n_head);
+                kv_store(s->kern, m, gpt_kv_at(s, slot[t]), l, pos[t],
+                         s->qkv + (size_t)t * 3 * d, 0, m->n_head);
             gpt_pool_run(s->pool, attn_task, &aj);
         }
+        for (t = 0; t < T; t++)
+            if ((st = kv_check(m, gpt_kv_at(s, slot[t]), l, pos[t], err)) != GPT_OK)
+                return st;
         /* x += attn @ Wproj^T + b (ff is free scratch here) */
         matmul(s, &L->proj, s->h, T, s->ff, L->proj.rows, L->proj_b, EPI_BIAS_ADD_TO, s->x);
         for (t = 0; t < T; t++)

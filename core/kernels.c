@@ -38,6 +38,34 @@ gpt_f16_to_f32(uint16_t h)
     return v.f;
 }
 
+uint16_t
+gpt_f32_to_f16(float f)
+{
+    union { float f; uint32_t u; } v = {f};
+    uint32_t sign = (v.u >> 16) & 0x8000, a = v.u & 0x7fffffff, m, q, rem, half;
+    int shift;
+
+    if (a > 0x7f800000u)                       /* NaN: quiet, top payload bits */
+        return (uint16_t)(sign | 0x7e00 | ((a >> 13) & 0x3ff));
+    if (a >= 0x477ff000u)                      /* >= 65520: rounds to inf */
+        return (uint16_t)(sign | 0x7c00);
+    if (a >= 0x38800000u) {                    /* a normal half */
+        a -= 0x38000000u;                      /* exponent bias 127 -> 15 */
+        return (uint16_t)(sign | ((a + 0xfff + ((a >> 13) & 1)) >> 13));
+    }
+    /* a subnormal half (or zero): units of 2^-24 */
+    shift = 126 - (int)(a >> 23);
+    if (shift > 24)
+        return (uint16_t)sign;                 /* below 2^-25: zero */
+    m = (a & 0x7fffff) | 0x800000;
+    q = m >> shift;
+    rem = m & ((1u << shift) - 1);
+    half = 1u << (shift - 1);
+    if (rem > half || (rem == half && (q & 1)))
+        q++;
+    return (uint16_t)(sign | q);
+}
+
 /* One weight of a row, as float. */
 static inline float
 weight_at(const gpt_matrix *W, const uint8_t *row, int i)
@@ -136,6 +164,50 @@ axpy_generic(float a, const float *x, float *y, int n)
         y[i] = fmaf(a, x[i], y[i]);
 }
 
+/* The attention kernels over F16 rows: dot_generic and axpy_generic on the
+ * widened row, element by element. */
+static void
+scores_generic(const float *q, const uint16_t *rows, size_t stride, int n,
+               int len, float scale, float *out, const uint16_t *pf)
+{
+    int j, c, i;
+
+    (void)pf;
+    for (j = 0; j < n; j++) {
+        const uint16_t *k = rows + (size_t)j * stride;
+        float A[16] = {0}, B[16] = {0}, s[16];
+        for (c = 0; c * 16 < len; c++) {
+            float *acc = (c & 1) ? B : A;
+            for (i = 0; i < 16 && c * 16 + i < len; i++)
+                acc[i] = fmaf(q[c * 16 + i], gpt_f16_to_f32(k[c * 16 + i]), acc[i]);
+        }
+        for (i = 0; i < 16; i++)
+            s[i] = A[i] + B[i];
+        out[j] = gpt_reduce16(s) * scale;
+    }
+}
+
+static void
+mix_generic(const float *w, const uint16_t *rows, size_t stride, int n, int len,
+            float *acc, const uint16_t *pf)
+{
+    int j, i;
+
+    (void)pf;
+    for (j = 0; j < n; j++)
+        for (i = 0; i < len; i++)
+            acc[i] = fmaf(w[j], gpt_f16_to_f32(rows[(size_t)j * stride + i]), acc[i]);
+}
+
+static void
+to_f16_generic(const float *x, uint16_t *h, int n)
+{
+    int i;
+
+    for (i = 0; i < n; i++)
+        h[i] = gpt_f32_to_f16(x[i]);
+}
+
 /*
  * GELU, tanh form: 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3).
  * With e = exp(2u) that is x * e / (e + 1), which has no cancellation for
@@ -178,8 +250,9 @@ gelu_generic(float *y, const float *bias, int n)
 }
 
 const gpt_kernels gpt_kernels_generic_impl = {
-    "generic", matmul_generic, dot_generic, axpy_generic, gelu_generic, NULL,
-    NULL, NULL, gpt_quantize_generic, gpt_matmul_q8_generic};
+    "generic", matmul_generic, dot_generic, axpy_generic, gelu_generic,
+    scores_generic, mix_generic, NULL, to_f16_generic, gpt_quantize_generic,
+    gpt_matmul_q8_generic};
 
 static const gpt_kernels *best;
 static pthread_once_t best_once = PTHREAD_ONCE_INIT;

@@ -50,26 +50,33 @@ typedef void (*gpt_axpy_fn)(float a, const float *x, float *y, int n);
  * path gives the same bits. */
 typedef void (*gpt_gelu_fn)(float *y, const float *bias, int n);
 
-/* Attention over n cached rows (row j at rows + j * stride):
+/* Attention over n cached rows of IEEE half floats (the KV cache, F16 as
+ * llama.cpp keeps it by default; row j at rows + j * stride).  Each row is
+ * widened to float exactly, so the canonical orders are those of the float
+ * kernels above:
  * scores: out[j] = dot(q, row j, len) * scale, each dot in the canonical
  *         order of gpt_dot_fn;
  * mix:    acc = fma(w[j], row j, acc) for j = 0, 1, ... n-1 in order, as
  *         n calls of gpt_axpy_fn would.
- * pf (may be NULL): n rows of len floats at the same stride that the next
+ * pf (may be NULL): n rows of len halves at the same stride that the next
  * step will read (the values after the keys, the next head's keys after
  * the values), fetched into the cache alongside; a hint only, never read. */
-typedef void (*gpt_scores_fn)(const float *q, const float *rows, size_t stride,
+typedef void (*gpt_scores_fn)(const float *q, const uint16_t *rows, size_t stride,
                               int n, int len, float scale, float *out,
-                              const float *pf);
-typedef void (*gpt_mix_fn)(const float *w, const float *rows, size_t stride,
-                           int n, int len, float *acc, const float *pf);
+                              const uint16_t *pf);
+typedef void (*gpt_mix_fn)(const float *w, const uint16_t *rows, size_t stride,
+                           int n, int len, float *acc, const uint16_t *pf);
 /* mix for GPT_MIX_Q queries at once over the same rows: acc[q] as
  * mix(w[q], rows, stride, n, len, acc[q]) would leave it, for each q
  * (each row loaded once for all of them; the fmas into one acc[q] stay in
  * row order). */
 #define GPT_MIX_Q 4
-typedef void (*gpt_mixq_fn)(const float *const *w, const float *rows,
+typedef void (*gpt_mixq_fn)(const float *const *w, const uint16_t *rows,
                             size_t stride, int n, int len, float *const *acc);
+/* h[i] = x[i] as an IEEE half, rounded to nearest, ties to even (F16C's
+ * vcvtps2ph; gpt_f32_to_f16 spells it out): the keys and values stored
+ * into the cache. */
+typedef void (*gpt_to_f16_fn)(const float *x, uint16_t *h, int n);
 
 /* Q8_0 activations: T vectors of n floats (n % 32 == 0, stride ldx)
  * quantized as above into xq, gpt_q8x_stride(n) bytes per vector: n int8
@@ -90,9 +97,10 @@ typedef struct gpt_kernels {
     gpt_dot_fn dot;
     gpt_axpy_fn axpy;
     gpt_gelu_fn gelu;
-    gpt_scores_fn scores;    /* NULL: loop over dot */
-    gpt_mix_fn mix;          /* NULL: loop over axpy */
-    gpt_mixq_fn mixq;        /* NULL: mix (or axpy) per query */
+    gpt_scores_fn scores;
+    gpt_mix_fn mix;
+    gpt_mixq_fn mixq;        /* NULL: mix per query */
+    gpt_to_f16_fn to_f16;
     gpt_quantize_fn quantize;
     gpt_matmul_q8_fn matmul_q8;
 } gpt_kernels;
@@ -147,6 +155,9 @@ void gpt_dequant_row(const gpt_matrix *W, int row, float *out);
 
 /* IEEE half/bfloat16 -> float, exact. */
 float gpt_f16_to_f32(uint16_t h);
+/* float -> IEEE half, to nearest, ties to even; beyond 65504 +-inf; a NaN
+ * stays a NaN, quieted (as vcvtps2ph). */
+uint16_t gpt_f32_to_f16(float f);
 static inline float
 gpt_bf16_to_f32(uint16_t h)
 {

@@ -560,23 +560,63 @@ gelu_avx512(float *y, const float *bias, int n)
     }
 }
 
-/* The 64 floats (4 cache lines) of a cached row that the next attention
+/* The 64 halves (2 cache lines) of a cached row that the next attention
  * step will read (pf of gpt_scores_fn and gpt_mix_fn). */
 T512 static inline void
-prefetch_row64(const float *p)
+prefetch_row64(const uint16_t *p)
 {
     __builtin_prefetch(p, 0, 3);
-    __builtin_prefetch(p + 16, 0, 3);
     __builtin_prefetch(p + 32, 0, 3);
-    __builtin_prefetch(p + 48, 0, 3);
 }
 
-/* Attention scores, four rows at a time; rows of 64 floats (GPT-2's head
- * size) take the fast path, others fall back to dot_avx512.  Each row's
- * dot is exactly dot_avx512's: chunks alternate between A and B. */
+/* 16 halves at h (the first n of them when n < 16, the rest 0) as floats */
+T512 static inline __m512
+load_h16(const uint16_t *h, int n)
+{
+    if (n >= 16)
+        return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)h));
+    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16((__mmask16)((1u << n) - 1), h));
+}
+
+/* dot_avx512(q, row) and axpy_avx512(a, row, acc) on a half row */
+T512 static float
+dot_h_avx512(const float *q, const uint16_t *h, int n)
+{
+    __m512 A = _mm512_setzero_ps(), B = _mm512_setzero_ps();
+    int c, nchunks = (n + 15) / 16;
+
+    for (c = 0; c < nchunks; c++) {
+        __mmask16 m = c * 16 + 16 <= n ? (__mmask16)0xffff
+                                        : (__mmask16)((1u << (n - c * 16)) - 1);
+        __m512 p = _mm512_maskz_loadu_ps(m, q + c * 16), k = load_h16(h + c * 16, n - c * 16);
+        if (c & 1)
+            B = _mm512_fmadd_ps(p, k, B);
+        else
+            A = _mm512_fmadd_ps(p, k, A);
+    }
+    return hsum512(_mm512_add_ps(A, B));
+}
+
 T512 static void
-scores_avx512(const float *q, const float *rows, size_t stride, int n,
-              int len, float scale, float *out, const float *pf)
+axpy_h_avx512(float a, const uint16_t *h, float *y, int n)
+{
+    __m512 va = _mm512_set1_ps(a);
+    int i;
+
+    for (i = 0; i < n; i += 16) {
+        __mmask16 m = i + 16 <= n ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        _mm512_mask_storeu_ps(y + i, m,
+                              _mm512_fmadd_ps(va, load_h16(h + i, n - i),
+                                              _mm512_maskz_loadu_ps(m, y + i)));
+    }
+}
+
+/* Attention scores; rows of 64 (GPT-2's head size) take the fast path,
+ * others dot_h_avx512.  Each row's dot is exactly dot_avx512's: chunks
+ * alternate between A and B. */
+T512 static void
+scores_avx512(const float *q, const uint16_t *rows, size_t stride, int n,
+              int len, float scale, float *out, const uint16_t *pf)
 {
     int j = 0;
 
@@ -584,26 +624,26 @@ scores_avx512(const float *q, const float *rows, size_t stride, int n,
         __m512 q0 = _mm512_loadu_ps(q), q1 = _mm512_loadu_ps(q + 16);
         __m512 q2 = _mm512_loadu_ps(q + 32), q3 = _mm512_loadu_ps(q + 48);
         for (; j < n; j++) {
-            const float *k = rows + (size_t)j * stride;
+            const uint16_t *k = rows + (size_t)j * stride;
             if (pf)
                 prefetch_row64(pf + (size_t)j * stride);
             /* fma onto +0, not a multiply: the same bits as dot_avx512
              * even for a product of -0 */
-            __m512 A = _mm512_fmadd_ps(_mm512_loadu_ps(k), q0, _mm512_setzero_ps());
-            __m512 B = _mm512_fmadd_ps(_mm512_loadu_ps(k + 16), q1, _mm512_setzero_ps());
-            A = _mm512_fmadd_ps(_mm512_loadu_ps(k + 32), q2, A);
-            B = _mm512_fmadd_ps(_mm512_loadu_ps(k + 48), q3, B);
+            __m512 A = _mm512_fmadd_ps(load_h16(k, 16), q0, _mm512_setzero_ps());
+            __m512 B = _mm512_fmadd_ps(load_h16(k + 16, 16), q1, _mm512_setzero_ps());
+            A = _mm512_fmadd_ps(load_h16(k + 32, 16), q2, A);
+            B = _mm512_fmadd_ps(load_h16(k + 48, 16), q3, B);
             out[j] = hsum512(_mm512_add_ps(A, B)) * scale;
         }
     }
     for (; j < n; j++)
-        out[j] = dot_avx512(q, rows + (size_t)j * stride, len) * scale;
+        out[j] = dot_h_avx512(q, rows + (size_t)j * stride, len) * scale;
 }
 
 /* The weighted sum of value rows, the accumulator kept in registers. */
 T512 static void
-mix_avx512(const float *w, const float *rows, size_t stride, int n, int len,
-           float *acc, const float *pf)
+mix_avx512(const float *w, const uint16_t *rows, size_t stride, int n, int len,
+           float *acc, const uint16_t *pf)
 {
     int j;
 
@@ -611,14 +651,14 @@ mix_avx512(const float *w, const float *rows, size_t stride, int n, int len,
         __m512 a0 = _mm512_loadu_ps(acc), a1 = _mm512_loadu_ps(acc + 16);
         __m512 a2 = _mm512_loadu_ps(acc + 32), a3 = _mm512_loadu_ps(acc + 48);
         for (j = 0; j < n; j++) {
-            const float *v = rows + (size_t)j * stride;
+            const uint16_t *v = rows + (size_t)j * stride;
             if (pf)
                 prefetch_row64(pf + (size_t)j * stride);
             __m512 wj = _mm512_set1_ps(w[j]);
-            a0 = _mm512_fmadd_ps(wj, _mm512_loadu_ps(v), a0);
-            a1 = _mm512_fmadd_ps(wj, _mm512_loadu_ps(v + 16), a1);
-            a2 = _mm512_fmadd_ps(wj, _mm512_loadu_ps(v + 32), a2);
-            a3 = _mm512_fmadd_ps(wj, _mm512_loadu_ps(v + 48), a3);
+            a0 = _mm512_fmadd_ps(wj, load_h16(v, 16), a0);
+            a1 = _mm512_fmadd_ps(wj, load_h16(v + 16, 16), a1);
+            a2 = _mm512_fmadd_ps(wj, load_h16(v + 32, 16), a2);
+            a3 = _mm512_fmadd_ps(wj, load_h16(v + 48, 16), a3);
         }
         _mm512_storeu_ps(acc, a0);
         _mm512_storeu_ps(acc + 16, a1);
@@ -627,16 +667,16 @@ mix_avx512(const float *w, const float *rows, size_t stride, int n, int len,
         return;
     }
     for (j = 0; j < n; j++)
-        axpy_avx512(w[j], rows + (size_t)j * stride, acc, len);
+        axpy_h_avx512(w[j], rows + (size_t)j * stride, acc, len);
 }
 
-/* mix_avx512 for GPT_MIX_Q queries over the same value rows: each 64-float
+/* mix_avx512 for GPT_MIX_Q queries over the same value rows: each 64-half
  * row is loaded once for the 4 queries, and the 16 accumulators are 16
  * independent fma chains where one query's 4 wait on each other's latency
  * (~3 ns per row and query for mix_avx512, most of it that wait).  Each
  * acc[q] still takes its rows' fmas in order. */
 T512 static void
-mixq_avx512(const float *const *w, const float *rows, size_t stride, int n,
+mixq_avx512(const float *const *w, const uint16_t *rows, size_t stride, int n,
             int len, float *const *acc)
 {
     __m512 a[GPT_MIX_Q][4];
@@ -653,9 +693,9 @@ mixq_avx512(const float *const *w, const float *rows, size_t stride, int n,
         for (i = 0; i < 4; i++)
             a[q][i] = _mm512_loadu_ps(acc[q] + 16 * i);
     for (j = 0; j < n; j++) {
-        const float *v = rows + (size_t)j * stride;
-        __m512 v0 = _mm512_loadu_ps(v), v1 = _mm512_loadu_ps(v + 16);
-        __m512 v2 = _mm512_loadu_ps(v + 32), v3 = _mm512_loadu_ps(v + 48);
+        const uint16_t *v = rows + (size_t)j * stride;
+        __m512 v0 = load_h16(v, 16), v1 = load_h16(v + 16, 16);
+        __m512 v2 = load_h16(v + 32, 16), v3 = load_h16(v + 48, 16);
         #pragma GCC unroll 4
         for (q = 0; q < GPT_MIX_Q; q++) {
             __m512 wj = _mm512_set1_ps(w[q][j]);
@@ -672,9 +712,23 @@ mixq_avx512(const float *const *w, const float *rows, size_t stride, int n,
             _mm512_storeu_ps(acc[q] + 16 * i, a[q][i]);
 }
 
+T512 static void
+to_f16_avx512(const float *x, uint16_t *h, int n)
+{
+    int i;
+
+    for (i = 0; i < n; i += 16) {
+        __mmask16 m = i + 16 <= n ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        _mm256_mask_storeu_epi16(h + i, m,
+                                 _mm512_cvtps_ph(_mm512_maskz_loadu_ps(m, x + i),
+                                                 _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    }
+}
+
 const gpt_kernels gpt_kernels_avx512_impl = {
     "avx512", matmul_avx512, dot_avx512, axpy_avx512, gelu_avx512,
-    scores_avx512, mix_avx512, mixq_avx512, gpt_quantize_avx512, gpt_matmul_q8_avx512};
+    scores_avx512, mix_avx512, mixq_avx512, to_f16_avx512, gpt_quantize_avx512,
+    gpt_matmul_q8_avx512};
 
 /* ---------------------------------------------------------------- AVX2 */
 
@@ -1049,6 +1103,75 @@ axpy_avx2(float a, const float *x, float *y, int n)
         y[i] = __builtin_fmaf(a, x[i], y[i]);
 }
 
+/* Halves i.. of h as 8 floats, 0 beyond n (as loadx8_tail). */
+T256 static inline __m256
+loadh8_tail(const uint16_t *h, int i, int n)
+{
+    uint16_t tmp[8] = {0};
+    int j;
+
+    if (i + 8 <= n)
+        return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(h + i)));
+    for (j = 0; i + j < n && j < 8; j++)
+        tmp[j] = h[i + j];
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)tmp));
+}
+
+/* Attention over F16 rows: dot_avx2 and axpy_avx2 on each widened row. */
+T256 static void
+scores_avx2(const float *q, const uint16_t *rows, size_t stride, int n, int len,
+            float scale, float *out, const uint16_t *pf)
+{
+    int j, c, nchunks = (len + 15) / 16;
+
+    (void)pf;
+    for (j = 0; j < n; j++) {
+        const uint16_t *k = rows + (size_t)j * stride;
+        v16 A = {_mm256_setzero_ps(), _mm256_setzero_ps()}, B = A, s;
+        for (c = 0; c < nchunks; c++) {
+            int i = c * 16;
+            v16 *acc = (c & 1) ? &B : &A;
+            acc->lo = _mm256_fmadd_ps(loadx8_tail(q, i, len), loadh8_tail(k, i, len), acc->lo);
+            acc->hi = _mm256_fmadd_ps(loadx8_tail(q, i + 8, len), loadh8_tail(k, i + 8, len),
+                                      acc->hi);
+        }
+        s.lo = _mm256_add_ps(A.lo, B.lo);
+        s.hi = _mm256_add_ps(A.hi, B.hi);
+        out[j] = hsum256x2(s) * scale;
+    }
+}
+
+T256 static void
+mix_avx2(const float *w, const uint16_t *rows, size_t stride, int n, int len,
+         float *acc, const uint16_t *pf)
+{
+    int j, i;
+
+    (void)pf;
+    for (j = 0; j < n; j++) {
+        const uint16_t *v = rows + (size_t)j * stride;
+        __m256 wj = _mm256_set1_ps(w[j]);
+        for (i = 0; i + 8 <= len; i += 8)
+            _mm256_storeu_ps(acc + i, _mm256_fmadd_ps(wj, loadh8_tail(v, i, len),
+                                                      _mm256_loadu_ps(acc + i)));
+        for (; i < len; i++)
+            acc[i] = __builtin_fmaf(w[j], _cvtsh_ss(v[i]), acc[i]);
+    }
+}
+
+T256 static void
+to_f16_avx2(const float *x, uint16_t *h, int n)
+{
+    int i;
+
+    for (i = 0; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(h + i),
+                         _mm256_cvtps_ph(_mm256_loadu_ps(x + i),
+                                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    for (; i < n; i++)
+        h[i] = gpt_f32_to_f16(x[i]);
+}
+
 /* The canonical GELU of kernels.c (gelu_one), 8 lanes at a time. */
 T256 static void
 gelu_avx2(float *y, const float *bias, int n)
@@ -1098,12 +1221,12 @@ gelu_avx2(float *y, const float *bias, int n)
 }
 
 const gpt_kernels gpt_kernels_avx2_impl = {
-    "avx2", matmul_avx2, dot_avx2, axpy_avx2, gelu_avx2, NULL, NULL, NULL,
-    gpt_quantize_avx2, gpt_matmul_q8_avx2};
+    "avx2", matmul_avx2, dot_avx2, axpy_avx2, gelu_avx2, scores_avx2, mix_avx2,
+    NULL, to_f16_avx2, gpt_quantize_avx2, gpt_matmul_q8_avx2};
 
 #else /* not x86: only the portable kernels exist */
 
-const gpt_kernels gpt_kernels_avx512_impl = {"generic", NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
-const gpt_kernels gpt_kernels_avx2_impl = {"generic", NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+const gpt_kernels gpt_kernels_avx512_impl = {"generic", NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+const gpt_kernels gpt_kernels_avx2_impl = {"generic", NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
 
 #endif

@@ -171,7 +171,7 @@ kv_chunks(const gpt_model *m)
 static size_t
 kv_chunk_bytes(const gpt_model *m)
 {
-    return (size_t)2 * m->n_layer * GPT_KV_CHUNK * m->n_embd * sizeof(float);
+    return (size_t)2 * m->n_layer * GPT_KV_CHUNK * m->n_embd * sizeof(uint16_t);
 }
 
 /* A cache holding nothing: its ids and chunk table, no chunk.  0 without
@@ -287,7 +287,7 @@ copy_task(void *arg, int ith, int nth)
         for (k = j->from; k < j->to; k += n) {
             n = gpt_kv_run(k, j->to);
             memcpy(gpt_kv_row(j->d, m, v, l, h, k), gpt_kv_row(j->src, m, v, l, h, k),
-                   (size_t)n * hd * sizeof(float));
+                   (size_t)n * hd * sizeof(uint16_t));
         }
     }
 }

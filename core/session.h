@@ -35,7 +35,10 @@ typedef struct gpt_gen_state {
  * holds positions [c * GPT_KV_CHUNK, (c + 1) * GPT_KV_CHUNK) of every
  * layer, keys then values, each head-major ([layer][head][position]
  * [head_dim]), so attention reads one head's rows of a chunk as one
- * contiguous block; gpt_kv_row finds a row.  A chunk is one
+ * contiguous block; gpt_kv_row finds a row.  Keys and values are IEEE
+ * halves (F16, rounded to nearest even), as llama.cpp's cache keeps them
+ * by default: half the memory and half the bytes attention reads per
+ * token, against about 3 significant digits.  A chunk is one
  * gpt_alloc_mapped region, mapped whole when allocated (a fresh page's
  * first-touch trap is what a new connection's first call would pay), and
  * allocated when a position in it is first written (gpt_kv_reserve):
@@ -55,7 +58,7 @@ typedef struct gpt_gen_state {
  * cache kept) has been made self-contained (gpt_session_unshare).  Outside
  * gpt_generate_batch no cache has a base. */
 typedef struct gpt_kv {
-    float **chunk;              /* [n_ctx / GPT_KV_CHUNK, rounded up]; NULL
+    uint16_t **chunk;           /* [n_ctx / GPT_KV_CHUNK, rounded up]; NULL
                                    where nothing was written yet */
     int32_t *ids;
     int n_cached;
@@ -74,9 +77,9 @@ gpt_kv_run(int k, int to)
 }
 
 /* The key (v = 0) or value (v = 1) row of (layer, head, position pos), in
- * an allocated chunk: head_dim floats, the rows of the next positions up to
+ * an allocated chunk: head_dim halves, the rows of the next positions up to
  * the chunk's end right after it. */
-static inline float *
+static inline uint16_t *
 gpt_kv_row(const gpt_kv *kv, const gpt_model *m, int v, int layer, int head, int pos)
 {
     size_t hd = (size_t)(m->n_embd / m->n_head);

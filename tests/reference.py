@@ -6,7 +6,9 @@ it reads GGUF through tools/gguf.py (weights dequantized to float32, then
 widened to float64) or a Hugging Face checkpoint folder through its own
 small safetensors reader, and computes GPT-2 top to bottom (with Q8_0
 weights, the input of each matrix product is first rounded to 8 bits per
-32-element block, as llama.cpp and the core do: see linear() below):
+32-element block, as llama.cpp and the core do: see linear() below; and
+the keys and values are rounded to IEEE half precision, as llama.cpp's and
+the core's F16 KV caches hold them: see attention()):
 
     x = wte[ids] + wpe[0..T-1]
     per layer:  x += attn(ln_1(x));  x += mlp(ln_2(x))
@@ -185,6 +187,9 @@ def attention(m, h, layer):
     q = q.reshape(T, H, D).transpose(1, 0, 2)
     k = k.reshape(T, H, D).transpose(1, 0, 2)
     v = v.reshape(T, H, D).transpose(1, 0, 2)
+    # the KV cache keeps keys and values as halves (nearest, ties to even)
+    k = k.astype(np.float16).astype(np.float64)
+    v = v.astype(np.float16).astype(np.float64)
     att = q @ k.transpose(0, 2, 1) / np.sqrt(D)                   # (H, T, T)
     future = np.triu(np.ones((T, T), dtype=bool), k=1)
     att = np.where(future, -np.inf, att)

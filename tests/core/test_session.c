@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "gpt.h"
 #include "kernels.h"
@@ -176,24 +177,34 @@ test_kernels(void)
                     k->gelu(g1, gb, cols);
                     CHECK(memcmp(g0, g1, sizeof(float) * cols) == 0, "%s gelu differs (n=%d)", paths[pi], cols);
                 }
-                if (ti == 0 && k->scores && cols * 3 <= 800) {
-                    /* attention over 13 rows of a strided cache (stride cols + 5) */
-                    float cache[13 * 805], s0[13], s1[13], m0[800], m1[800];
-                    int rws = 13, j;
+                if (ti == 0 && cols * 3 <= 800) {
+                    /* attention over 13 rows of a strided F16 cache (stride
+                     * cols + 5), against dot and axpy on the widened rows;
+                     * the portable kernels too (pi 2) */
+                    static uint16_t cache[13 * 805];
+                    static float wide[13 * 805];
+                    float s0[13], s1[13], m0[800], m1[800];
+                    int rws = 13, j, qi;
                     size_t stride = (size_t)cols + 5;
-                    for (i = 0; i < rws * (int)stride; i++)
-                        cache[i] = x[i % (cols * 3)] * (float)(1 + i % 7);
+                    for (i = 0; i < rws * (int)stride; i++) {
+                        cache[i] = gpt_f32_to_f16(x[i % (cols * 3)] * (float)(1 + i % 7));
+                        wide[i] = gpt_f16_to_f32(cache[i]);
+                    }
                     for (j = 0; j < rws; j++)
-                        s0[j] = ref->dot(x, cache + j * stride, cols) * 0.125f;
-                    /* pf (rows to prefetch) is a hint: any rows, same bits */
-                    k->scores(x, cache, stride, rws, cols, 0.125f, s1, cache + stride);
-                    CHECK(memcmp(s0, s1, sizeof s0) == 0, "%s scores differ (len %d)", paths[pi], cols);
-                    memset(m0, 0, sizeof m0);
-                    memset(m1, 0, sizeof m1);
-                    for (j = 0; j < rws; j++)
-                        ref->axpy(s0[j], cache + j * stride, m0, cols);
-                    k->mix(s0, cache, stride, rws, cols, m1, cache);
-                    CHECK(memcmp(m0, m1, sizeof(float) * cols) == 0, "%s mix differs (len %d)", paths[pi], cols);
+                        s0[j] = ref->dot(x, wide + j * stride, cols) * 0.125f;
+                    for (qi = 0; qi < 2; qi++) {
+                        const gpt_kernels *kk = qi ? ref : k;
+                        const char *name = qi ? "generic" : paths[pi];
+                        /* pf (rows to prefetch) is a hint: any rows, same bits */
+                        kk->scores(x, cache, stride, rws, cols, 0.125f, s1, cache + stride);
+                        CHECK(memcmp(s0, s1, sizeof s0) == 0, "%s scores differ (len %d)", name, cols);
+                        memset(m0, 0, sizeof m0);
+                        memset(m1, 0, sizeof m1);
+                        for (j = 0; j < rws; j++)
+                            ref->axpy(s0[j], wide + j * stride, m0, cols);
+                        kk->mix(s0, cache, stride, rws, cols, m1, cache);
+                        CHECK(memcmp(m0, m1, sizeof(float) * cols) == 0, "%s mix differs (len %d)", name, cols);
+                    }
                 }
                 if (ti == 0) {
                     float d0 = ref->dot(x, x + cols, cols), d1 = k->dot(x, x + cols, cols);
@@ -285,8 +296,67 @@ test_prefill_tiles(void)
 #undef RND
 }
 
-/* Attention scores of 64-float heads (the 16-row transposed reduction)
- * against the portable dot, for row counts around multiples of 16. */
+/* float -> half (the KV cache's rounding): gpt_f32_to_f16 against each
+ * path's to_f16 (F16C's vcvtps2ph) on a stride through every float bit
+ * pattern and around each boundary; and every half survives a round trip. */
+static void
+test_f16_rounding(void)
+{
+    static const char *paths[] = {"avx512", "avx2"};
+    static const uint32_t edges[] = {
+        0x00000000u, 0x80000000u, 0x00000001u, 0x33000000u, 0x33000001u, 0x337fffffu,
+        0x33800000u, 0x33c00000u, 0x387fc000u, 0x387fe000u, 0x387fffffu, 0x38800000u,
+        0x3f800000u, 0x3f801000u, 0x3f803000u, 0x477fe000u, 0x477fefffu, 0x477ff000u,
+        0x477fffffu, 0x47800000u, 0x7f7fffffu, 0x7f800000u, 0xff800000u, 0x7f800001u,
+        0x7fc00000u, 0xffc12345u, 0x7f802000u};
+    enum { N = 4096, NE = sizeof edges / sizeof *edges };
+    static float f[N];
+    static uint16_t h0[N], h1[N];
+    uint64_t u = 0;
+    int i, pi, n, mismatches = 0;
+
+    for (i = 0; i < 65536; i++) {
+        uint16_t h = (uint16_t)i;
+        if ((h & 0x7c00) == 0x7c00 && (h & 0x3ff))
+            continue;   /* NaN: quieted, not kept */
+        if (gpt_f32_to_f16(gpt_f16_to_f32(h)) != h)
+            mismatches++;
+    }
+    CHECK(mismatches == 0, "f16 round trip: %d halves change", mismatches);
+    for (n = 0; n < 2 * NE; n++) {   /* the edges, both signs */
+        uint32_t b = edges[n % NE] ^ (n >= NE ? 0x80000000u : 0);
+        memcpy(&f[n], &b, 4);
+    }
+    while (u <= 0xffffffffu) {
+        for (; n < N && u <= 0xffffffffu; n++, u += 4099) {
+            uint32_t b = (uint32_t)u;
+            memcpy(&f[n], &b, 4);
+        }
+        for (i = 0; i < n; i++)
+            h0[i] = gpt_f32_to_f16(f[i]);
+        for (pi = 0; pi < 2; pi++) {
+            const gpt_kernels *k = gpt_kernels_by_name(paths[pi]);
+            if (!k)
+                continue;
+            memset(h1, 0, sizeof h1);
+            k->to_f16(f, h1, n);
+            for (i = 0; i < n; i++)
+                if (h0[i] != h1[i] && mismatches++ < 5)
+                    printf("FAIL: %s to_f16(%a) = %04x, gpt_f32_to_f16 %04x\n", paths[pi],
+                           (double)f[i], h1[i], h0[i]);
+        }
+        n = 0;
+    }
+    CHECK(mismatches == 0, "to_f16 differs from gpt_f32_to_f16 (%d values)", mismatches);
+    CHECK(gpt_f32_to_f16(65504.0f) == 0x7bff && gpt_f32_to_f16(65519.99f) == 0x7bff &&
+              gpt_f32_to_f16(65520.0f) == 0x7c00 && gpt_f32_to_f16(-1.0f) == 0xbc00 &&
+              gpt_f32_to_f16(0x1p-24f) == 0x0001 && gpt_f32_to_f16(0x1p-25f) == 0 &&
+              gpt_f32_to_f16(0x1.8p-25f) == 0x0001,
+          "f16 rounding: hand-picked values");
+}
+
+/* Attention scores of 64-half heads against the portable dot on the
+ * widened rows, for row counts around multiples of 16. */
 static void
 test_scores64(void)
 {
@@ -294,20 +364,23 @@ test_scores64(void)
     const gpt_kernels *ref = gpt_kernels_generic();
     static const int n_list[] = {1, 15, 16, 17, 40, 64, 100};
     enum { STRIDE = 64 * 3 + 5, NMAX = 100 };
-    static float cache[NMAX * STRIDE];
+    static uint16_t cache[NMAX * STRIDE];
+    static float wide[NMAX * STRIDE];
     float q[64], s0[NMAX], s1[NMAX];
     unsigned seed = 4242;
     int i, ni, pi;
 
 #define RND() ((seed = seed * 1103515245u + 12345u), ((int)((seed >> 8) & 0xffff) - 32768) / 32768.0f)
-    for (i = 0; i < NMAX * STRIDE; i++)
-        cache[i] = RND() * (float)(1 + i % 5);
+    for (i = 0; i < NMAX * STRIDE; i++) {
+        cache[i] = gpt_f32_to_f16(RND() * (float)(1 + i % 5));
+        wide[i] = gpt_f16_to_f32(cache[i]);
+    }
     for (i = 0; i < 64; i++)
         q[i] = RND();
     for (ni = 0; ni < 7; ni++) {
         int n = n_list[ni];
         for (i = 0; i < n; i++)
-            s0[i] = ref->dot(q, cache + (size_t)i * STRIDE, 64) * 0.125f;
+            s0[i] = ref->dot(q, wide + (size_t)i * STRIDE, 64) * 0.125f;
         for (pi = 0; pi < 2; pi++) {
             const gpt_kernels *k = gpt_kernels_by_name(paths[pi]);
             if (!k || !k->scores)
@@ -333,7 +406,7 @@ test_scores64(void)
                     for (i = 0; i < n; i++)
                         wq[qi][i] = RND();
                     for (i = 0; i < n; i++)
-                        ref->axpy(wq[qi][i], cache + (size_t)i * STRIDE, a0[qi], len);
+                        ref->axpy(wq[qi][i], wide + (size_t)i * STRIDE, a0[qi], len);
                     wp[qi] = wq[qi];
                     ap[qi] = a1[qi];
                 }
@@ -901,7 +974,7 @@ kv_equal(gpt_session *s, int slot, gpt_session *t, int n)
 {
     const gpt_model *m = s->model;
     const gpt_kv *a = &s->kv[slot], *b = &t->kv[0];
-    size_t len = (size_t)(m->n_embd / m->n_head) * sizeof(float);
+    size_t len = (size_t)(m->n_embd / m->n_head) * sizeof(uint16_t);
     int v, l, h, p;
 
     if (a->n_cached < n || b->n_cached < n || a->base || b->base ||
@@ -1343,6 +1416,53 @@ test_greedy(void)
     gpt_free(buf.p);
 }
 
+/* A key beyond the F16 cache's range is an error that says so, not an inf
+ * in the cache: a copy of the model whose layer-0 key biases are 1e5. */
+static void
+test_kv_overflow(const char *path)
+{
+    const gpt_layer *L = &model->layers[0];
+    gpt_model_info info;
+    size_t off, size;
+    char tmp[] = "/tmp/gpt-kv-overflow-XXXXXX";
+    unsigned char *bytes;
+    FILE *f;
+    gpt_model *m2 = NULL;
+    gpt_session *s2 = NULL;
+    gpt_error err;
+    float *logits = NULL, big = 1e5f;
+    int32_t ids[2] = {464, 3797};
+    int i, fd;
+
+    gpt_model_get_info(model, &info);
+    size = (size_t)info.file_size;
+    off = (size_t)((const unsigned char *)L->qkv_b - (const unsigned char *)model->map);
+    CHECK(off + 3 * sizeof(float) * (size_t)info.n_embd <= size, "qkv bias inside the file");
+    bytes = malloc(size);
+    f = fopen(path, "rb");
+    CHECK(bytes && f && fread(bytes, 1, size, f) == size, "read %s", path);
+    if (f)
+        fclose(f);
+    for (i = 0; i < info.n_embd; i++)   /* the key part: [n_embd, 2 n_embd) */
+        memcpy(bytes + off + sizeof(float) * (size_t)(info.n_embd + i), &big, sizeof big);
+    fd = mkstemp(tmp);
+    CHECK(fd >= 0 && write(fd, bytes, size) == (ssize_t)size, "write %s", tmp);
+    if (fd >= 0)
+        close(fd);
+    free(bytes);
+    CHECK(gpt_model_open(tmp, &m2, &err) == GPT_OK, "open the patched copy: %s", err.message);
+    if (m2 && gpt_session_new(m2, &s2, &err) == GPT_OK) {
+        gpt_status st = gpt_eval_logits(s2, ids, 2, &logits, &err);
+        CHECK(st == GPT_ERR_UNSUPPORTED && strstr(err.message, "F16 KV cache") &&
+                  strstr(err.message, "key of layer 0"),
+              "kv overflow: status %d, %s", (int)st, st ? err.message : "no error");
+        gpt_free(logits);
+    }
+    gpt_session_free(s2);
+    gpt_model_release(m2);
+    unlink(tmp);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1364,6 +1484,7 @@ main(int argc, char **argv)
     test_gelu_accuracy();
     test_kernels();
     test_prefill_tiles();
+    test_f16_rounding();
     test_scores64();
     test_q8_quantize();
     test_q8_matmul();
@@ -1374,6 +1495,8 @@ main(int argc, char **argv)
     test_prefix_copy();
     test_prefix_batch();
     test_share_batch();
+    if (model->layers[0].qkv_b)
+        test_kv_overflow(argv[1]);
     gpt_model_release(model);
     printf("session: %d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;

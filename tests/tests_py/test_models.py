@@ -314,8 +314,9 @@ def incremental_forward(m, ids):
             h = ln(x, w[p + "attn_norm.weight"], w[p + "attn_norm.bias"])
             qkv = w[p + "attn_qkv.weight"].dot(h) + w[p + "attn_qkv.bias"]
             q, k, v = qkv[:E], qkv[E:2 * E], qkv[2 * E:]
-            kcache[L].append(k)
-            vcache[L].append(v)
+            # cached as halves, as reference.attention (and the core) do
+            kcache[L].append(np.float64(np.float16(k)))
+            vcache[L].append(np.float64(np.float16(v)))
             out = np.zeros(E)
             for hh in range(H):
                 s = slice(hh * D, (hh + 1) * D)
