@@ -491,8 +491,19 @@ matmul_avx512(const gpt_matrix *W, const float *x, int ldx, int T, float *y,
     }
 }
 
-T512 static float
-dot_avx512(const float *a, const float *b, int n)
+/* 16 halves at h (the first n of them when n < 16, the rest 0) as floats */
+T512 static inline __m512
+load_h16(const uint16_t *h, int n)
+{
+    if (n >= 16)
+        return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)h));
+    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16((__mmask16)((1u << n) - 1), h));
+}
+
+/* The canonical dot of a with b, or with the halves h widened when b is
+ * NULL: one body, so both keep the same order. */
+T512 static inline float
+dot_fh_avx512(const float *a, const float *b, const uint16_t *h, int n)
 {
     __m512 A = _mm512_setzero_ps(), B = _mm512_setzero_ps();
     int c, nchunks = (n + 15) / 16;
@@ -500,13 +511,20 @@ dot_avx512(const float *a, const float *b, int n)
     for (c = 0; c < nchunks; c++) {
         __mmask16 m = c * 16 + 16 <= n ? (__mmask16)0xffff
                                         : (__mmask16)((1u << (n - c * 16)) - 1);
-        __m512 p = _mm512_maskz_loadu_ps(m, a + c * 16), q = _mm512_maskz_loadu_ps(m, b + c * 16);
+        __m512 p = _mm512_maskz_loadu_ps(m, a + c * 16);
+        __m512 q = b ? _mm512_maskz_loadu_ps(m, b + c * 16) : load_h16(h + c * 16, n - c * 16);
         if (c & 1)
             B = _mm512_fmadd_ps(p, q, B);
         else
             A = _mm512_fmadd_ps(p, q, A);
     }
     return hsum512(_mm512_add_ps(A, B));
+}
+
+T512 static float
+dot_avx512(const float *a, const float *b, int n)
+{
+    return dot_fh_avx512(a, b, NULL, n);
 }
 
 T512 static void
@@ -569,34 +587,7 @@ prefetch_row64(const uint16_t *p)
     __builtin_prefetch(p + 32, 0, 3);
 }
 
-/* 16 halves at h (the first n of them when n < 16, the rest 0) as floats */
-T512 static inline __m512
-load_h16(const uint16_t *h, int n)
-{
-    if (n >= 16)
-        return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)h));
-    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16((__mmask16)((1u << n) - 1), h));
-}
-
-/* dot_avx512(q, row) and axpy_avx512(a, row, acc) on a half row */
-T512 static float
-dot_h_avx512(const float *q, const uint16_t *h, int n)
-{
-    __m512 A = _mm512_setzero_ps(), B = _mm512_setzero_ps();
-    int c, nchunks = (n + 15) / 16;
-
-    for (c = 0; c < nchunks; c++) {
-        __mmask16 m = c * 16 + 16 <= n ? (__mmask16)0xffff
-                                        : (__mmask16)((1u << (n - c * 16)) - 1);
-        __m512 p = _mm512_maskz_loadu_ps(m, q + c * 16), k = load_h16(h + c * 16, n - c * 16);
-        if (c & 1)
-            B = _mm512_fmadd_ps(p, k, B);
-        else
-            A = _mm512_fmadd_ps(p, k, A);
-    }
-    return hsum512(_mm512_add_ps(A, B));
-}
-
+/* axpy_avx512(a, row, acc) on a half row */
 T512 static void
 axpy_h_avx512(float a, const uint16_t *h, float *y, int n)
 {
@@ -612,7 +603,7 @@ axpy_h_avx512(float a, const uint16_t *h, float *y, int n)
 }
 
 /* Attention scores; rows of 64 (GPT-2's head size) take the fast path,
- * others dot_h_avx512.  Each row's dot is exactly dot_avx512's: chunks
+ * others dot_fh_avx512.  Each row's dot is exactly dot_avx512's: chunks
  * alternate between A and B. */
 T512 static void
 scores_avx512(const float *q, const uint16_t *rows, size_t stride, int n,
@@ -637,7 +628,7 @@ scores_avx512(const float *q, const uint16_t *rows, size_t stride, int n,
         }
     }
     for (; j < n; j++)
-        out[j] = dot_h_avx512(q, rows + (size_t)j * stride, len) * scale;
+        out[j] = dot_fh_avx512(q, NULL, rows + (size_t)j * stride, len) * scale;
 }
 
 /* The weighted sum of value rows, the accumulator kept in registers. */
