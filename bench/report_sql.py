@@ -175,7 +175,7 @@ def sections(res):
               "fresh write leaves them), each page costs a new process about "
               "2.5 us on this virtual machine. Fresh memory costs a first "
               "touch about 12 us per 4 KiB page here, so a session's scratch "
-              "buffers (2 MB) and KV cache (chunks of 64 positions, 4.5 MiB "
+              "buffers (2 MB) and KV cache (chunks of 64 positions, 2.25 MiB "
               "each on this model) are mapped whole when allocated, in 2 MiB "
               "pages with one `madvise(MADV_POPULATE_WRITE)` (core/mapping.c: "
               "about 1 us per 4 KiB, less in 2 MiB pages), and so are the "

@@ -454,7 +454,7 @@ def loadavg():
 
 def kv_bytes():
     info = json.loads(run([CLI, "info", "--model", MODEL]))
-    per_tok = 2 * info["block_count"] * info["embedding_length"] * 4  # K and V, f32
+    per_tok = 2 * info["block_count"] * info["embedding_length"] * 2  # K and V, F16
     return info, per_tok
 
 
