@@ -313,7 +313,7 @@ attn_pairs(const attn_job *j, int ith, int lo, int hi)
     int i, ng;
 
     for (i = lo; i < hi; i += ng) {
-        int h = i / j->T, t0 = i % j->T, slot = j->slot[t0], g, k, nmin, start = 0;
+        int h = i / j->T, t0 = i % j->T, slot = j->slot[t0], g, nmin, start = 0;
         const gpt_kv *kv = gpt_kv_at(s, slot);
         /* this head's keys and values */
         kv_rows kr = {m, kv, 0, j->layer, h}, vr = {m, kv, 1, j->layer, h};
@@ -334,20 +334,10 @@ attn_pairs(const attn_job *j, int ith, int lo, int hi)
             const float *q = s->qkv + (size_t)t * 3 * d + h * hd;
             float *sc = s->scores + ((size_t)ith * GPT_MIX_Q + g) * m->n_ctx;
             float *out = s->h + (size_t)t * d + h * hd;
-            float mx = -INFINITY, sum = 0.0f, inv;
 
             attn_scores(s->kern, q, &kr, p + 1, hd, scale, sc, &vr);
-            for (k = 0; k <= p; k++)
-                if (sc[k] > mx)
-                    mx = sc[k];
-            for (k = 0; k <= p; k++) {
-                sc[k] = expf(sc[k] - mx);
-                sum += sc[k];
-            }
-            inv = 1.0f / sum;
+            s->kern->softmax(sc, p + 1);
             memset(out, 0, (size_t)hd * sizeof *out);
-            for (k = 0; k <= p; k++)
-                sc[k] *= inv;
             w[g] = sc;
             outs[g] = out;
             if (p + 1 < nmin)

@@ -209,26 +209,23 @@ to_f16_generic(const float *x, uint16_t *h, int n)
 }
 
 /*
- * GELU, tanh form: 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3).
- * With e = exp(2u) that is x * e / (e + 1), which has no cancellation for
- * any x.  exp is computed here rather than by libm so that the SIMD paths
- * can do the very same operations: z = 2u clamped to [-80, 80];
- * n = nearest integer of z log2(e); r = z - n ln2 (two fmas, ln2 split in a
- * high and a low part); e^r by its Taylor series to degree 7 (Horner, fmas;
- * |r| <= 0.35 so the error is under 1e-8); times 2^n, exact.
+ * exp, computed here rather than by libm so that the SIMD paths can do the
+ * very same operations: z clamped to [-80, 80]; n = nearest integer of
+ * z log2(e); r = z - n ln2 (two fmas, ln2 split in a high and a low part);
+ * e^r by its Taylor series to degree 7 (Horner, fmas; |r| <= 0.35 so the
+ * error is under 1e-8); times 2^n, exact.
  */
-static float
-gelu_one(float y, float b)
+float
+gpt_exp(float z)
 {
     static const float c[8] = {1.0f / 5040, 1.0f / 720, 1.0f / 120, 1.0f / 24,
                                1.0f / 6, 0.5f, 1.0f, 1.0f};
-    float x = y + b, x3 = (x * x) * x, z, n, r, p;
+    float n, r, p;
     union { uint32_t u; float f; } scale;
     int i;
 
-    z = GPT_GELU_2C * fmaf(GPT_GELU_K, x3, x);
-    /* NaN (x is NaN) goes to -80 as in the SIMD max/min: converting NaN to
-     * int below would be undefined (the result is NaN anyway) */
+    /* NaN goes to -80 as in the SIMD max/min: converting NaN to int below
+     * would be undefined */
     z = z > GPT_EXP_CLAMP ? GPT_EXP_CLAMP : z >= -GPT_EXP_CLAMP ? z : -GPT_EXP_CLAMP;
     n = nearbyintf(z * GPT_EXP_LOG2E);
     r = fmaf(n, -GPT_EXP_LN2_HI, z);
@@ -237,8 +234,39 @@ gelu_one(float y, float b)
     for (i = 1; i < 8; i++)
         p = fmaf(p, r, c[i]);
     scale.u = (uint32_t)((int32_t)n + 127) << 23;
-    p = p * scale.f;
+    return p * scale.f;
+}
+
+/*
+ * GELU, tanh form: 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3).
+ * With e = exp(2u) (gpt_exp) that is x * e / (e + 1), which has no
+ * cancellation for any x.
+ */
+static float
+gelu_one(float y, float b)
+{
+    float x = y + b, x3 = (x * x) * x, p;
+
+    p = gpt_exp(GPT_GELU_2C * fmaf(GPT_GELU_K, x3, x));
     return x * (p / (p + 1.0f));
+}
+
+static void
+softmax_generic(float *x, int n)
+{
+    float mx = -INFINITY, s[16] = {0}, inv;
+    int i;
+
+    for (i = 0; i < n; i++)
+        if (x[i] > mx)
+            mx = x[i];
+    for (i = 0; i < n; i++) {
+        x[i] = gpt_exp(x[i] - mx);
+        s[i % 16] += x[i];
+    }
+    inv = 1.0f / gpt_reduce16(s);
+    for (i = 0; i < n; i++)
+        x[i] *= inv;
 }
 
 static void
@@ -251,8 +279,8 @@ gelu_generic(float *y, const float *bias, int n)
 
 const gpt_kernels gpt_kernels_generic_impl = {
     "generic", matmul_generic, dot_generic, axpy_generic, gelu_generic,
-    scores_generic, mix_generic, NULL, to_f16_generic, gpt_quantize_generic,
-    gpt_matmul_q8_generic};
+    scores_generic, mix_generic, NULL, to_f16_generic, softmax_generic,
+    gpt_quantize_generic, gpt_matmul_q8_generic};
 
 static const gpt_kernels *best;
 static pthread_once_t best_once = PTHREAD_ONCE_INIT;

@@ -73,6 +73,11 @@ typedef void (*gpt_mix_fn)(const float *w, const uint16_t *rows, size_t stride,
 #define GPT_MIX_Q 4
 typedef void (*gpt_mixq_fn)(const float *const *w, const uint16_t *rows,
                             size_t stride, int n, int len, float *const *acc);
+/* Attention weights: x[0..n) <- softmax(x) in one canonical sequence:
+ * m = the largest x (NaNs skipped); e[i] = gpt_exp(x[i] - m);
+ * sum = e[i] accumulated in 16 lanes (lane j: i = j, j+16, ... in order,
+ * from +0) and reduced by gpt_reduce16; x[i] = e[i] * (1 / sum). */
+typedef void (*gpt_softmax_fn)(float *x, int n);
 /* h[i] = x[i] as an IEEE half, rounded to nearest, ties to even (F16C's
  * vcvtps2ph; gpt_f32_to_f16 spells it out): the keys and values stored
  * into the cache. */
@@ -101,6 +106,7 @@ typedef struct gpt_kernels {
     gpt_mix_fn mix;
     gpt_mixq_fn mixq;        /* NULL: mix per query */
     gpt_to_f16_fn to_f16;
+    gpt_softmax_fn softmax;
     gpt_quantize_fn quantize;
     gpt_matmul_q8_fn matmul_q8;
 } gpt_kernels;
@@ -142,6 +148,11 @@ void gpt_matmul_q8_float(const gpt_kernels *k, const gpt_matrix *W,
 #define GPT_EXP_LN2_HI 0.693145751953125f
 #define GPT_EXP_LN2_LO 1.42860682030941723212e-6f
 #define GPT_EXP_CLAMP 80.0f
+
+/* The canonical exp (GELU's and softmax's, kernels.c): z clamped to
+ * [-80, 80], then the IEEE operations written out there, which the SIMD
+ * paths repeat lane by lane. */
+float gpt_exp(float z);
 
 /* The best kernels this CPU runs (chosen once, thread-safe). */
 const gpt_kernels *gpt_kernels_get(void);

@@ -21,6 +21,7 @@
  * Q8_0 weights take the int8 path of kernels_q8_x86.c.
  */
 #include <immintrin.h>
+#include <math.h>
 #include <string.h>
 
 #include "kernels.h"
@@ -541,41 +542,77 @@ axpy_avx512(float a, const float *x, float *y, int n)
     }
 }
 
+/* gpt_exp of kernels.c, 16 lanes at a time. */
+T512 static inline __m512
+exp16_avx512(__m512 z)
+{
+    const __m512 one = _mm512_set1_ps(1.0f);
+    __m512 nn, r, p;
+    __m512i bits;
+
+    z = _mm512_min_ps(_mm512_max_ps(z, _mm512_set1_ps(-GPT_EXP_CLAMP)), _mm512_set1_ps(GPT_EXP_CLAMP));
+    nn = _mm512_roundscale_ps(_mm512_mul_ps(z, _mm512_set1_ps(GPT_EXP_LOG2E)),
+                              _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    r = _mm512_fmadd_ps(nn, _mm512_set1_ps(-GPT_EXP_LN2_HI), z);
+    r = _mm512_fmadd_ps(nn, _mm512_set1_ps(-GPT_EXP_LN2_LO), r);
+    p = _mm512_fmadd_ps(_mm512_set1_ps(1.0f / 5040), r, _mm512_set1_ps(1.0f / 720));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+    p = _mm512_fmadd_ps(p, r, one);
+    p = _mm512_fmadd_ps(p, r, one);
+    bits = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(nn), _mm512_set1_epi32(127)), 23);
+    return _mm512_mul_ps(p, _mm512_castsi512_ps(bits));
+}
+
 /* The canonical GELU of kernels.c (gelu_one), 16 lanes at a time. */
 T512 static void
 gelu_avx512(float *y, const float *bias, int n)
 {
-    const __m512 c0 = _mm512_set1_ps(1.0f / 5040), c1 = _mm512_set1_ps(1.0f / 720),
-                 c2 = _mm512_set1_ps(1.0f / 120), c3 = _mm512_set1_ps(1.0f / 24),
-                 c4 = _mm512_set1_ps(1.0f / 6), c5 = _mm512_set1_ps(0.5f),
-                 one = _mm512_set1_ps(1.0f);
+    const __m512 one = _mm512_set1_ps(1.0f);
     int i;
 
     for (i = 0; i < n; i += 16) {
         __mmask16 m = i + 16 <= n ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
         __m512 x = _mm512_add_ps(_mm512_maskz_loadu_ps(m, y + i), _mm512_maskz_loadu_ps(m, bias + i));
         __m512 x3 = _mm512_mul_ps(_mm512_mul_ps(x, x), x);
-        __m512 z = _mm512_mul_ps(_mm512_set1_ps(GPT_GELU_2C),
-                                 _mm512_fmadd_ps(_mm512_set1_ps(GPT_GELU_K), x3, x));
-        __m512 nn, r, p, e;
-        __m512i bits;
-
-        z = _mm512_min_ps(_mm512_max_ps(z, _mm512_set1_ps(-GPT_EXP_CLAMP)), _mm512_set1_ps(GPT_EXP_CLAMP));
-        nn = _mm512_roundscale_ps(_mm512_mul_ps(z, _mm512_set1_ps(GPT_EXP_LOG2E)),
-                                  _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-        r = _mm512_fmadd_ps(nn, _mm512_set1_ps(-GPT_EXP_LN2_HI), z);
-        r = _mm512_fmadd_ps(nn, _mm512_set1_ps(-GPT_EXP_LN2_LO), r);
-        p = _mm512_fmadd_ps(c0, r, c1);
-        p = _mm512_fmadd_ps(p, r, c2);
-        p = _mm512_fmadd_ps(p, r, c3);
-        p = _mm512_fmadd_ps(p, r, c4);
-        p = _mm512_fmadd_ps(p, r, c5);
-        p = _mm512_fmadd_ps(p, r, one);
-        p = _mm512_fmadd_ps(p, r, one);
-        bits = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(nn), _mm512_set1_epi32(127)), 23);
-        e = _mm512_mul_ps(p, _mm512_castsi512_ps(bits));
+        __m512 e = exp16_avx512(_mm512_mul_ps(_mm512_set1_ps(GPT_GELU_2C),
+                                              _mm512_fmadd_ps(_mm512_set1_ps(GPT_GELU_K), x3, x)));
         _mm512_mask_storeu_ps(y + i, m, _mm512_mul_ps(x, _mm512_div_ps(e, _mm512_add_ps(e, one))));
     }
+}
+
+/* The canonical softmax of kernels.h, lane j of the sums in lane j; the
+ * ragged end by gpt_exp into the same lanes. */
+T512 static void
+softmax_avx512(float *x, int n)
+{
+    __m512 vm = _mm512_set1_ps(-INFINITY), acc = _mm512_setzero_ps();
+    float mx, s[16], inv;
+    int i, full = n & ~15;
+
+    for (i = 0; i < full; i += 16)   /* max(v, m): a NaN v leaves m */
+        vm = _mm512_max_ps(_mm512_loadu_ps(x + i), vm);
+    mx = _mm512_reduce_max_ps(vm);
+    for (; i < n; i++)
+        if (x[i] > mx)
+            mx = x[i];
+    for (i = 0; i < full; i += 16) {
+        __m512 e = exp16_avx512(_mm512_sub_ps(_mm512_loadu_ps(x + i), _mm512_set1_ps(mx)));
+        _mm512_storeu_ps(x + i, e);
+        acc = _mm512_add_ps(acc, e);
+    }
+    _mm512_storeu_ps(s, acc);
+    for (; i < n; i++) {
+        x[i] = gpt_exp(x[i] - mx);
+        s[i % 16] += x[i];
+    }
+    inv = 1.0f / gpt_reduce16(s);
+    for (i = 0; i < full; i += 16)
+        _mm512_storeu_ps(x + i, _mm512_mul_ps(_mm512_loadu_ps(x + i), _mm512_set1_ps(inv)));
+    for (; i < n; i++)
+        x[i] *= inv;
 }
 
 /* The 64 halves (2 cache lines) of a cached row that the next attention
@@ -718,8 +755,8 @@ to_f16_avx512(const float *x, uint16_t *h, int n)
 
 const gpt_kernels gpt_kernels_avx512_impl = {
     "avx512", matmul_avx512, dot_avx512, axpy_avx512, gelu_avx512,
-    scores_avx512, mix_avx512, mixq_avx512, to_f16_avx512, gpt_quantize_avx512,
-    gpt_matmul_q8_avx512};
+    scores_avx512, mix_avx512, mixq_avx512, to_f16_avx512, softmax_avx512,
+    gpt_quantize_avx512, gpt_matmul_q8_avx512};
 
 /* ---------------------------------------------------------------- AVX2 */
 
@@ -1163,21 +1200,83 @@ to_f16_avx2(const float *x, uint16_t *h, int n)
         h[i] = gpt_f32_to_f16(x[i]);
 }
 
+/* gpt_exp of kernels.c, 8 lanes at a time. */
+T256 static inline __m256
+exp8_avx2(__m256 z)
+{
+    const __m256 one = _mm256_set1_ps(1.0f);
+    __m256 nn, r, p;
+    __m256i bits;
+
+    z = _mm256_min_ps(_mm256_max_ps(z, _mm256_set1_ps(-GPT_EXP_CLAMP)), _mm256_set1_ps(GPT_EXP_CLAMP));
+    nn = _mm256_round_ps(_mm256_mul_ps(z, _mm256_set1_ps(GPT_EXP_LOG2E)),
+                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    r = _mm256_fmadd_ps(nn, _mm256_set1_ps(-GPT_EXP_LN2_HI), z);
+    r = _mm256_fmadd_ps(nn, _mm256_set1_ps(-GPT_EXP_LN2_LO), r);
+    p = _mm256_fmadd_ps(_mm256_set1_ps(1.0f / 5040), r, _mm256_set1_ps(1.0f / 720));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+    p = _mm256_fmadd_ps(p, r, one);
+    p = _mm256_fmadd_ps(p, r, one);
+    bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(nn), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
+}
+
+/* The canonical softmax of kernels.h: lanes 0-7 and 8-15 of the sums in
+ * lo and hi; the ragged end by gpt_exp into the same lanes. */
+T256 static void
+softmax_avx2(float *x, int n)
+{
+    __m256 vm = _mm256_set1_ps(-INFINITY), lo = _mm256_setzero_ps(), hi = lo, vmx, vinv;
+    float mx, s[16], m8[8], inv;
+    int i, j, full = n & ~15;
+
+    for (i = 0; i < full; i += 8)    /* max(v, m): a NaN v leaves m */
+        vm = _mm256_max_ps(_mm256_loadu_ps(x + i), vm);
+    _mm256_storeu_ps(m8, vm);
+    mx = -INFINITY;
+    for (j = 0; j < 8; j++)
+        if (m8[j] > mx)
+            mx = m8[j];
+    for (i = full; i < n; i++)
+        if (x[i] > mx)
+            mx = x[i];
+    vmx = _mm256_set1_ps(mx);
+    for (i = 0; i < full; i += 16) {
+        __m256 a = exp8_avx2(_mm256_sub_ps(_mm256_loadu_ps(x + i), vmx));
+        __m256 b = exp8_avx2(_mm256_sub_ps(_mm256_loadu_ps(x + i + 8), vmx));
+        _mm256_storeu_ps(x + i, a);
+        _mm256_storeu_ps(x + i + 8, b);
+        lo = _mm256_add_ps(lo, a);
+        hi = _mm256_add_ps(hi, b);
+    }
+    _mm256_storeu_ps(s, lo);
+    _mm256_storeu_ps(s + 8, hi);
+    for (i = full; i < n; i++) {
+        x[i] = gpt_exp(x[i] - mx);
+        s[i % 16] += x[i];
+    }
+    inv = 1.0f / gpt_reduce16(s);
+    vinv = _mm256_set1_ps(inv);
+    for (i = 0; i < full; i += 8)
+        _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), vinv));
+    for (i = full; i < n; i++)
+        x[i] *= inv;
+}
+
 /* The canonical GELU of kernels.c (gelu_one), 8 lanes at a time. */
 T256 static void
 gelu_avx2(float *y, const float *bias, int n)
 {
-    const __m256 c0 = _mm256_set1_ps(1.0f / 5040), c1 = _mm256_set1_ps(1.0f / 720),
-                 c2 = _mm256_set1_ps(1.0f / 120), c3 = _mm256_set1_ps(1.0f / 24),
-                 c4 = _mm256_set1_ps(1.0f / 6), c5 = _mm256_set1_ps(0.5f),
-                 one = _mm256_set1_ps(1.0f);
+    const __m256 one = _mm256_set1_ps(1.0f);
     int i;
 
     for (i = 0; i < n; i += 8) {
         float ty[8], tb[8];
         int k, full = i + 8 <= n;
-        __m256 x, x3, z, nn, r, p, e;
-        __m256i bits;
+        __m256 x, x3, z, e;
 
         for (k = 0; !full && k < 8; k++) {
             ty[k] = i + k < n ? y[i + k] : 0.0f;
@@ -1186,20 +1285,7 @@ gelu_avx2(float *y, const float *bias, int n)
         x = _mm256_add_ps(_mm256_loadu_ps(full ? y + i : ty), _mm256_loadu_ps(full ? bias + i : tb));
         x3 = _mm256_mul_ps(_mm256_mul_ps(x, x), x);
         z = _mm256_mul_ps(_mm256_set1_ps(GPT_GELU_2C), _mm256_fmadd_ps(_mm256_set1_ps(GPT_GELU_K), x3, x));
-        z = _mm256_min_ps(_mm256_max_ps(z, _mm256_set1_ps(-GPT_EXP_CLAMP)), _mm256_set1_ps(GPT_EXP_CLAMP));
-        nn = _mm256_round_ps(_mm256_mul_ps(z, _mm256_set1_ps(GPT_EXP_LOG2E)),
-                             _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-        r = _mm256_fmadd_ps(nn, _mm256_set1_ps(-GPT_EXP_LN2_HI), z);
-        r = _mm256_fmadd_ps(nn, _mm256_set1_ps(-GPT_EXP_LN2_LO), r);
-        p = _mm256_fmadd_ps(c0, r, c1);
-        p = _mm256_fmadd_ps(p, r, c2);
-        p = _mm256_fmadd_ps(p, r, c3);
-        p = _mm256_fmadd_ps(p, r, c4);
-        p = _mm256_fmadd_ps(p, r, c5);
-        p = _mm256_fmadd_ps(p, r, one);
-        p = _mm256_fmadd_ps(p, r, one);
-        bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(nn), _mm256_set1_epi32(127)), 23);
-        e = _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
+        e = exp8_avx2(z);
         e = _mm256_mul_ps(x, _mm256_div_ps(e, _mm256_add_ps(e, one)));
         if (full) {
             _mm256_storeu_ps(y + i, e);
@@ -1213,11 +1299,11 @@ gelu_avx2(float *y, const float *bias, int n)
 
 const gpt_kernels gpt_kernels_avx2_impl = {
     "avx2", matmul_avx2, dot_avx2, axpy_avx2, gelu_avx2, scores_avx2, mix_avx2,
-    NULL, to_f16_avx2, gpt_quantize_avx2, gpt_matmul_q8_avx2};
+    NULL, to_f16_avx2, softmax_avx2, gpt_quantize_avx2, gpt_matmul_q8_avx2};
 
 #else /* not x86: only the portable kernels exist */
 
-const gpt_kernels gpt_kernels_avx512_impl = {"generic", NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
-const gpt_kernels gpt_kernels_avx2_impl = {"generic", NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+const gpt_kernels gpt_kernels_avx512_impl = {"generic", NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+const gpt_kernels gpt_kernels_avx2_impl = {"generic", NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
 
 #endif
