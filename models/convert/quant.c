@@ -2,12 +2,14 @@
  * quant.c - half/bfloat16 conversion and the Q8_0 quantizer (see quant.h).
  *
  * Written out in integer arithmetic rather than with F16C so the result does
- * not depend on the build machine; it equals the hardware's
+ * not depend on the build machine.  Float to half is the core's
+ * gpt_f32_to_f16 (the KV cache's rounding), which equals the hardware's
  * round-to-nearest-even conversion.
  */
 #include <math.h>
 #include <string.h>
 
+#include "kernels.h"
 #include "quant.h"
 
 float
@@ -28,42 +30,6 @@ cv_fp16_to_fp32(uint16_t h)
     }
     memcpy(&f, &bits, 4);
     return f;
-}
-
-uint16_t
-cv_fp32_to_fp16(float f)
-{
-    uint32_t x, sign, exp, mant, h, rem, half, shift;
-    int e;
-
-    memcpy(&x, &f, 4);
-    sign = (x >> 16) & 0x8000;
-    exp = (x >> 23) & 0xFF;
-    mant = x & 0x7FFFFF;
-    if (exp == 0xFF) /* inf, or NaN kept quiet */
-        return (uint16_t)(sign | 0x7C00 | (mant ? 0x200 | (mant >> 13) : 0));
-    e = (int)exp - 127 + 15; /* the half's biased exponent */
-    if (e >= 31)
-        return (uint16_t)(sign | 0x7C00); /* overflow: infinity */
-    if (e <= 0) {
-        /* half subnormal: h = value / 2^-24 = (1.mant) * 2^(e - 14 + 24) */
-        if (e < -10)
-            return (uint16_t)sign; /* below half of the smallest subnormal */
-        mant |= 0x800000;
-        shift = (uint32_t)(14 - e);
-        h = mant >> shift;
-        rem = mant & ((1u << shift) - 1);
-        half = 1u << (shift - 1);
-        if (rem > half || (rem == half && (h & 1)))
-            h++;
-        return (uint16_t)(sign | h);
-    }
-    h = ((uint32_t)e << 10) | (mant >> 13);
-    rem = mant & 0x1FFF;
-    /* a carry out of the mantissa correctly bumps the exponent (to inf) */
-    if (rem > 0x1000 || (rem == 0x1000 && (h & 1)))
-        h++;
-    return (uint16_t)(sign | h);
 }
 
 float
@@ -94,7 +60,7 @@ cv_quantize_q8_0(const float *x, size_t n, uint8_t *out)
         }
         d = amax / 127.0f;
         id = d != 0.0f ? 1.0f / d : 0.0f;
-        dh = cv_fp32_to_fp16(d);
+        dh = gpt_f32_to_f16(d);
         ob[0] = (uint8_t)(dh & 0xFF);
         ob[1] = (uint8_t)(dh >> 8);
         for (j = 0; j < Q8_0_BLOCK; j++) {

@@ -1,7 +1,7 @@
 /*
  * quant.h - number formats the converter reads and writes: IEEE half and
- * bfloat16 to float, float to half (round to nearest even, as ggml and numpy),
- * and ggml's Q8_0 blocks.
+ * bfloat16 to float, and ggml's Q8_0 blocks.  Float to half (round to
+ * nearest even, as ggml and numpy) is the core's gpt_f32_to_f16 (kernels.h).
  */
 #ifndef GPT_CONVERT_QUANT_H
 #define GPT_CONVERT_QUANT_H
@@ -13,7 +13,6 @@
 #define Q8_0_BLOCK_BYTES 34 /* fp16 scale + 32 int8 */
 
 float cv_fp16_to_fp32(uint16_t h);
-uint16_t cv_fp32_to_fp16(float f);
 float cv_bf16_to_fp32(uint16_t b);
 
 /* n floats (a multiple of 32) -> n/32 Q8_0 blocks at out, exactly as ggml's

@@ -16,6 +16,7 @@
 
 #include "convert.h"
 #include "internal.h"
+#include "kernels.h"
 #include "quant.h"
 
 uint32_t
@@ -153,7 +154,7 @@ emit(gguf_writer *w, FILE *fp, const char *tmp, size_t index,
         uint16_t *h = gpt_malloc((size_t)n * 2);
         if (h)
             for (i = 0; i < n; i++)
-                h[i] = cv_fp32_to_fp16(f[i]);
+                h[i] = gpt_f32_to_f16(f[i]);
         enc = h;
         enc_bytes = n * 2;
         break;

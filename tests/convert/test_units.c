@@ -15,6 +15,7 @@
 #include "gguf.h"
 #include "gguf_write.h"
 #include "json.h"
+#include "kernels.h"
 #include "quant.h"
 
 #if defined(__x86_64__)
@@ -171,19 +172,19 @@ test_fp16(void)
         float f = cv_fp16_to_fp32((uint16_t)h);
         if ((h & 0x7C00) == 0x7C00 && (h & 0x3FF))
             continue;
-        if (cv_fp32_to_fp16(f) != h)
+        if (gpt_f32_to_f16(f) != h)
             bad++;
     }
     CHECK(bad == 0, "%u halves do not round-trip", bad);
     CHECK(cv_fp16_to_fp32(0x3C00) == 1.0f && cv_fp16_to_fp32(0xC000) == -2.0f &&
               cv_fp16_to_fp32(0x0001) == 0x1p-24f,
           "known halves");
-    CHECK(cv_fp32_to_fp16(65520.0f) == 0x7C00 &&
-              cv_fp32_to_fp16(65519.0f) == 0x7BFF,
+    CHECK(gpt_f32_to_f16(65520.0f) == 0x7C00 &&
+              gpt_f32_to_f16(65519.0f) == 0x7BFF,
           "overflow to infinity at 65520");
-    CHECK(cv_fp32_to_fp16(0x1p-25f) == 0 &&
-              cv_fp32_to_fp16(0x1.000002p-25f) == 1 &&
-              cv_fp32_to_fp16(0x3p-25f) == 2,
+    CHECK(gpt_f32_to_f16(0x1p-25f) == 0 &&
+              gpt_f32_to_f16(0x1.000002p-25f) == 1 &&
+              gpt_f32_to_f16(0x3p-25f) == 2,
           "subnormal ties to even");
     CHECK(cv_bf16_to_fp32(0x3F80) == 1.0f, "bf16 1.0");
     if (!have_f16c()) {
@@ -201,7 +202,7 @@ test_fp16(void)
         memcpy(&f, &bits, 4);
         if (isnan(f))
             continue;
-        if (cv_fp32_to_fp16(f) != hw_fp16_f16c(f))
+        if (gpt_f32_to_f16(f) != hw_fp16_f16c(f))
             bad++;
     }
     for (i = 0; i < (1u << 23) * 2; i += 7) {
@@ -211,9 +212,9 @@ test_fp16(void)
         float f, g;
         memcpy(&f, &bits, 4);
         memcpy(&g, &big, 4);
-        if (cv_fp32_to_fp16(f) != hw_fp16_f16c(f))
+        if (gpt_f32_to_f16(f) != hw_fp16_f16c(f))
             bad++;
-        if (cv_fp32_to_fp16(g) != hw_fp16_f16c(g))
+        if (gpt_f32_to_f16(g) != hw_fp16_f16c(g))
             bad++;
     }
     CHECK(bad == 0, "%u floats convert differently from F16C", bad);
